@@ -1,0 +1,6 @@
+"""The firmware blueprint."""
+from flask import Blueprint
+
+bp = Blueprint("firmware", __name__)
+
+from ota.blueprints.firmware import views  # noqa: E402,F401  (registers the routes)

@@ -1,0 +1,53 @@
+"""Simplified Chinese (default) and English: locale choice and catalog compilation."""
+import os
+from pathlib import Path
+
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+from flask import Flask, current_app, request, session
+
+from flask_babel import refresh
+
+from ota.extensions import babel
+
+SOURCE_DIR = Path(__file__).parent / "translations"
+
+
+def select_locale() -> str:
+    """Use the language the user chose, else the browser's preference, else Chinese."""
+    languages = current_app.config["LANGUAGES"]
+    chosen = session.get("lang")
+    if chosen in languages:
+        return chosen
+    return request.accept_languages.best_match(list(languages)) or current_app.config[
+        "BABEL_DEFAULT_LOCALE"
+    ]
+
+
+def compile_catalogs(target: Path) -> None:
+    """Compile every .po under ota/translations into target when the .mo is missing or older.
+
+    Compiled at start-up so a clean checkout never serves a stale or missing catalog.
+    """
+    for po in SOURCE_DIR.glob("*/LC_MESSAGES/*.po"):
+        mo = target / po.relative_to(SOURCE_DIR).with_suffix(".mo")
+        if mo.exists() and mo.stat().st_mtime >= po.stat().st_mtime:
+            continue
+        mo.parent.mkdir(parents=True, exist_ok=True)
+        with po.open("rb") as f:
+            catalog = read_po(f)
+        tmp = mo.with_suffix(f".{os.getpid()}.tmp")
+        with tmp.open("wb") as f:
+            write_mo(f, catalog)
+        os.replace(tmp, mo)  # atomic, for processes starting together
+
+
+def init_app(app: Flask) -> None:
+    """Compile the catalogs and bind Flask-Babel."""
+    target = Path(app.instance_path) / "translations"
+    compile_catalogs(target)
+    app.config["BABEL_TRANSLATION_DIRECTORIES"] = str(target)
+    babel.init_app(app, locale_selector=select_locale)
+    # Flask-Babel caches the locale on the app context, which an outer context (tests, CLI)
+    # shares across requests; choose afresh for each request.
+    app.before_request(refresh)

@@ -1,0 +1,1 @@
+"""Starting the real parts (Redis, Mosquitto) on a fresh machine, and the `make run` launcher."""

@@ -1,0 +1,29 @@
+// Console glue: CSRF for htmx, error toasts, and the firmware upload progress bar.
+(function () {
+  "use strict";
+  var token = function () { return document.querySelector('meta[name="csrf-token"]').content; };
+
+  document.addEventListener("htmx:configRequest", function (e) {
+    e.detail.headers["X-CSRFToken"] = token();
+  });
+
+  // A refused htmx request (403, 404, 409, 500...) is not swapped; show its message instead.
+  document.addEventListener("htmx:responseError", function (e) {
+    var box = document.createElement("div");
+    box.innerHTML = e.detail.xhr.responseText;
+    var msg = box.querySelector(".error-message");
+    toast(msg ? msg.textContent : (e.detail.xhr.status + " " + e.detail.xhr.statusText));
+  });
+  document.addEventListener("htmx:sendError", function () {
+    toast(document.documentElement.lang === "en" ? "The server could not be reached." : "无法连接服务器。");
+  });
+
+  function toast(text) {
+    var t = document.createElement("div");
+    t.className = "toast";
+    t.textContent = text;
+    document.getElementById("toasts").appendChild(t);
+    setTimeout(function () { t.remove(); }, 6000);
+  }
+  window.otaToast = toast;
+})();

@@ -1,0 +1,66 @@
+"""Add every new msgid from the code and templates to the Chinese catalog (`python scripts/i18n_sync.py`).
+
+New entries get an empty msgstr; fill them in. `--check` only lists the untranslated ones and
+exits 1 if there are any (the test suite runs that check).
+"""
+import sys
+from pathlib import Path
+
+from babel.messages.catalog import Catalog
+from babel.messages.extract import extract_from_dir
+from babel.messages.pofile import read_po, write_po
+
+ROOT = Path(__file__).resolve().parents[1]
+PO = ROOT / "ota" / "translations" / "zh" / "LC_MESSAGES" / "messages.po"
+METHODS = [("ota/**.py", "python"), ("ota/templates/**.html", "jinja2")]
+KEYWORDS = {"_": None, "gettext": None, "ngettext": (1, 2), "lazy_gettext": None, "_l": None}
+
+
+def extracted() -> dict[str, str]:
+    """Return msgid -> first place it is used, for every translatable string in the package."""
+    found: dict[str, str] = {}
+    for filename, lineno, message, _comments, _ctx in extract_from_dir(
+        str(ROOT), METHODS, keywords=KEYWORDS, options_map={"ota/templates/**.html": {"extensions": "jinja2.ext.do"}},
+    ):
+        msgid = message[0] if isinstance(message, (tuple, list)) else message
+        found.setdefault(msgid, f"{filename}:{lineno}")
+    return found
+
+
+def load() -> Catalog:
+    """Read the Chinese catalog (or start one)."""
+    if not PO.exists():
+        return Catalog(locale="zh", project="ota-console")
+    with PO.open("rb") as f:
+        return read_po(f)
+
+
+def missing() -> list[tuple[str, str]]:
+    """Return (msgid, where) for every used string without a Chinese translation."""
+    cat = load()
+    return [(m, w) for m, w in extracted().items() if not (cat.get(m) and cat.get(m).string)]
+
+
+def main(argv: list[str]) -> int:
+    """Sync, or check with --check."""
+    if "--check" in argv:
+        gaps = missing()
+        for msgid, where in gaps:
+            print(f"untranslated: {msgid!r} ({where})")
+        return 1 if gaps else 0
+    cat = load()
+    added = 0
+    for msgid, where in extracted().items():
+        if cat.get(msgid) is None:
+            cat.add(msgid, "", locations=[(where.rsplit(":", 1)[0], int(where.rsplit(":", 1)[1]))])
+            added += 1
+    cat.fuzzy = False
+    PO.parent.mkdir(parents=True, exist_ok=True)
+    with PO.open("wb") as f:
+        write_po(f, cat, width=0, omit_header=False, sort_output=True, no_location=True)
+    print(f"{added} new msgids added to {PO.relative_to(ROOT)}; fill in their msgstr")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
