@@ -10,7 +10,7 @@ def main(argv: list[str]) -> int:
 
         run_worker(burst="--burst" in argv)
     elif role == "gateway":
-        from ota.gateway.main import run_gateway
+        from ota.devicechannel.gateway import run_gateway
 
         run_gateway()
     else:

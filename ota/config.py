@@ -49,6 +49,9 @@ def load(instance_path: str) -> dict:
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
         "REDIS_URL": env("REDIS_URL") or runtime.get("REDIS_URL") or "redis://127.0.0.1:6379/0",
         "MQTT_URL": env("MQTT_URL") or runtime.get("MQTT_URL") or "mqtt://127.0.0.1:1883",
+        # Gateways share the report load through $share/<group>/... where the broker delivers "$"
+        # topics that way (EMQX); Mosquitto 2.0.11 does not, so empty = a plain subscription.
+        "MQTT_SHARED_GROUP": env("MQTT_SHARED_GROUP") or "",
         "STORAGE_DIR": env("STORAGE_DIR") or str(instance / "firmware"),
         "PUBLIC_BASE_URL": (env("PUBLIC_BASE_URL") or "http://127.0.0.1:5000").rstrip("/"),
         "RQ_QUEUE": env("RQ_QUEUE") or "ota",
