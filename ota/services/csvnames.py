@@ -100,11 +100,11 @@ def _shown(value: str) -> str:
     return value if len(value) <= _VALUE_SHOWN else value[:_VALUE_SHOWN] + "…"
 
 
-def read_device_names(data: bytes, max_rows: int | None = None) -> CsvResult:
+def read_device_names(data: bytes, max_rows: int | None = None, max_bytes: int | None = MAX_BYTES) -> CsvResult:
     """Parse DeviceNames (first column; optional header) from the bytes of an uploaded CSV."""
     result = CsvResult()
-    if len(data) > MAX_BYTES:
-        result.errors.append((0, TOO_LARGE, str(MAX_BYTES // (1024 * 1024))))
+    if max_bytes is not None and len(data) > max_bytes:
+        result.errors.append((0, TOO_LARGE, f"{max_bytes / (1024 * 1024):g}"))
         return result
     text = _decode(data)
     if text is None:
