@@ -9,6 +9,7 @@ import logging
 import os
 import queue
 import secrets
+import threading
 import time
 from dataclasses import dataclass, field
 
@@ -23,7 +24,7 @@ from ota.models import Device, DeviceUpgrade, Firmware, Product, UpgradeStatus, 
 from ota.services import products
 from ota.services.accounts import create_user
 
-__all__ = ["fleet", "gateway", "mqtt_device", "wait_for", "Fleet", "FakeDevice", "fresh", "logs"]
+__all__ = ["fleet", "gateway", "mqtt_device", "wait_for", "Fleet", "FakeDevice", "fresh", "logs", "http_server"]
 
 
 @pytest.fixture
@@ -169,3 +170,27 @@ def mqtt_device(mqtt_url):
     yield make
     for d in made:
         d.close()
+
+
+@pytest.fixture
+def http_server(app):
+    """The app served over real HTTP in a thread; PUBLIC_BASE_URL points at it; .ranges logs Range headers."""
+    from werkzeug.serving import make_server
+
+    ranges: list = []
+
+    def wsgi(environ, start_response):
+        if environ.get("PATH_INFO", "").startswith("/fw_"):
+            ranges.append(environ.get("HTTP_RANGE"))
+        return app(environ, start_response)
+
+    server = make_server("127.0.0.1", 0, wsgi, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    old = app.config["PUBLIC_BASE_URL"]
+    app.config["PUBLIC_BASE_URL"] = f"http://127.0.0.1:{server.server_port}"
+    server.ranges = ranges
+    yield server
+    app.config["PUBLIC_BASE_URL"] = old
+    server.shutdown()
+    thread.join(5)

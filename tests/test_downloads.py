@@ -1,0 +1,137 @@
+"""GET/HEAD /fw_<token>.bin: tokens, ranges at the boundaries, HEAD, no compression, streaming."""
+import time
+
+import pytest
+from itsdangerous import URLSafeTimedSerializer
+
+from ota.blueprints.downloads.views import byte_range
+from ota.services.downloads import download_url, make_token
+from tests.devicechannel_fixtures import *  # noqa: F401,F403
+
+SIZE = 51_008
+
+
+@pytest.fixture
+def fw_url(app, fleet):
+    """A stored firmware of SIZE bytes and a device's download path for it."""
+    fw = fleet.firmware("1.2.0", data=bytes(i % 251 for i in range(SIZE)))
+    dev = fleet.devices(1)[0]
+    path = "/" + download_url(fw.id, dev.id).rsplit("/", 1)[1]
+    return fw, path
+
+
+def get(client, path, rng=None, method="GET", **headers):
+    if rng is not None:
+        headers["Range"] = rng
+    headers.setdefault("Accept-Encoding", "gzip, deflate")  # what the SDK sends
+    return client.open(path, method=method, headers=headers)
+
+
+def test_the_whole_file_exactly(client, fw_url):
+    fw, path = fw_url
+    r = get(client, path)
+    assert r.status_code == 200 and r.data == fw.data
+    assert r.headers["Content-Length"] == str(SIZE) and r.headers["Accept-Ranges"] == "bytes"
+    assert "Content-Encoding" not in r.headers and r.mimetype == "application/octet-stream"
+    assert path.startswith("/fw_") and path.endswith(".bin") and path.count("/") == 1
+
+
+@pytest.mark.parametrize("rng,first,last", [
+    ("bytes=0-", 0, SIZE - 1),
+    (f"bytes=0-{SIZE}", 0, SIZE - 1),  # the SDK: end = file_size, one past the last byte
+    (f"bytes=1000-{SIZE}", 1000, SIZE - 1),  # the SDK resuming
+    (f"bytes={SIZE - 1}-", SIZE - 1, SIZE - 1),  # the last byte
+    (f"bytes={SIZE - 1}-{SIZE - 1}", SIZE - 1, SIZE - 1),
+    ("bytes=0-0", 0, 0),
+    ("bytes=100-199", 100, 199),
+    (f"bytes=10-{SIZE * 5}", 10, SIZE - 1),  # end beyond the size is clamped
+    ("bytes=-500", SIZE - 500, SIZE - 1),
+    (f"bytes=-{SIZE * 2}", 0, SIZE - 1),  # a suffix longer than the file means all of it
+])
+def test_ranges(client, fw_url, rng, first, last):
+    fw, path = fw_url
+    r = get(client, path, rng)
+    assert r.status_code == 206
+    assert r.headers["Content-Range"] == f"bytes {first}-{last}/{SIZE}"
+    assert r.headers["Content-Length"] == str(last - first + 1)
+    assert r.data == fw.data[first:last + 1]
+    assert "Content-Encoding" not in r.headers
+
+
+@pytest.mark.parametrize("rng", [f"bytes={SIZE}-", f"bytes={SIZE + 10}-{SIZE + 20}", "bytes=-0", "bytes=500-100"])
+def test_impossible_ranges_are_416(client, fw_url, rng):
+    r = get(client, fw_url[1], rng)
+    assert r.status_code == 416 and r.headers["Content-Range"] == f"bytes */{SIZE}"
+
+
+@pytest.mark.parametrize("rng", ["bytes=0-10,20-30", "items=0-5", "garbage"])
+def test_ranges_we_do_not_serve_get_the_whole_file(client, fw_url, rng):
+    r = get(client, fw_url[1], rng)
+    assert r.status_code == 200 and len(r.data) == SIZE
+
+
+def test_if_range_with_another_validator_sends_everything(client, fw_url):
+    fw, path = fw_url
+    assert get(client, path, "bytes=10-", **{"If-Range": '"other"'}).status_code == 200
+    assert get(client, path, "bytes=10-", **{"If-Range": f'"{fw.md5}"'}).status_code == 206
+
+
+def test_head(client, fw_url):
+    fw, path = fw_url
+    r = get(client, path, method="HEAD")
+    assert r.status_code == 200 and r.data == b"" and r.headers["Content-Length"] == str(SIZE)
+    r = get(client, path, "bytes=50000-", method="HEAD")
+    assert r.status_code == 206 and r.headers["Content-Length"] == "1008" and r.data == b""
+
+
+def test_no_login_needed_and_no_cookie(client, fw_url):
+    r = get(client, fw_url[1])
+    assert r.status_code == 200 and "Set-Cookie" not in r.headers
+
+
+def test_forged_tokens_are_403(app, client, fw_url):
+    fw, path = fw_url
+    forged = URLSafeTimedSerializer("not-our-secret", salt="ota-firmware-download").dumps([fw.id, 1])
+    assert get(client, f"/fw_{forged}.bin").status_code == 403
+    token = path[4:-4]
+    assert get(client, f"/fw_{token[:-2]}xx.bin").status_code == 403
+    assert get(client, "/fw_.bin").status_code in (403, 404)
+    assert get(client, "/fw_abc.bin").status_code == 403
+
+
+def test_expired_tokens_are_403(app, client, fw_url, monkeypatch):
+    fw, path = fw_url
+    assert get(client, path).status_code == 200
+    later = time.time() + app.config["DOWNLOAD_TOKEN_TTL"] + 5
+    monkeypatch.setattr(time, "time", lambda: later)  # itsdangerous reads the clock through time.time
+    assert get(client, path).status_code == 403
+
+
+def test_unknown_firmware_or_missing_file_is_404(app, client, fw_url):
+    fw, _ = fw_url
+    assert get(client, f"/fw_{make_token(fw.id + 999, 1)}.bin").status_code == 404
+    other = fw_url[0]
+    from ota.extensions import db
+
+    other.storage_key = "0" * 32
+    db.session.commit()
+    assert get(client, f"/fw_{make_token(other.id, 1)}.bin").status_code == 404
+
+
+def test_the_body_is_streamed_in_chunks(app, fleet):
+    """A file bigger than one chunk arrives in several pieces, never as one buffer."""
+    data = bytes(range(256)) * (3 * 4096 + 7)  # ~3 MiB
+    fw = fleet.firmware("2.0.0", data=data)
+    path = f"/fw_{make_token(fw.id, 1)}.bin"
+    with app.test_client() as c:
+        r = c.get(path, buffered=False)
+        pieces = list(r.response)
+        r.close()
+    assert len(pieces) >= 3 and max(len(p) for p in pieces) <= 1024 * 1024
+    assert b"".join(pieces) == data
+
+
+def test_byte_range_parser_edges():
+    assert byte_range(None, 10) is None
+    assert byte_range("bytes=0-", 0) is False
+    assert byte_range("bytes= 2 - 4 ", 10) == (2, 4)
