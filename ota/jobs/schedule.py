@@ -4,4 +4,8 @@ from rq import Queue
 
 def install(queue: Queue) -> None:
     """Make sure each recurring job is scheduled once (idempotent: fixed job ids)."""
-    # The task issue registers the timeout and stale-task sweepers here.
+    # The sweeper re-schedules itself each run (ids from 30-second slots, so any number of
+    # workers calling this at start-up schedule it once); rq.cron would need its own process.
+    from ota.jobs.sweeper import schedule_next
+
+    schedule_next(queue)
