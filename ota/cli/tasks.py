@@ -1,6 +1,7 @@
 """`flask ota task create|show`: upgrade tasks for automation (same rules as the form)."""
 import click
 from flask import current_app
+from flask_babel import force_locale
 
 from ota.cli import ota_cli
 from ota.extensions import db
@@ -14,7 +15,8 @@ def task_cli() -> None:
 
 
 def _refuse(errors: dict) -> None:
-    raise click.ClickException("; ".join(f"{field}: {m}" for field, ms in errors.items() for m in ms))
+    with force_locale("en"):
+        raise click.ClickException("; ".join(f"{field}: {m}" for field, ms in errors.items() for m in ms))
 
 
 @task_cli.command("create")
@@ -67,7 +69,9 @@ def show_cmd(task_id: int) -> None:
     task = db.session.get(UpgradeTask, task_id)
     if task is None:
         raise click.ClickException(f"no task {task_id}")
-    click.echo(f"task {task.id}: {task.status}" + (f" ({tasks.failure_message(task)})" if task.failure_code else ""))
+    with force_locale("en"):
+        reason = f" ({tasks.failure_message(task)})" if task.failure_code else ""
+    click.echo(f"task {task.id}: {task.status}{reason}")
     click.echo(f"firmware {task.firmware_id} ({task.firmware.version}), {task.device_count} devices, "
                f"{len(task.skipped or [])} skipped")
     for status, n in upgrades.status_counts(task.id).items():

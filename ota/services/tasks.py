@@ -49,7 +49,7 @@ class TaskRefused(ValueError):
     """A task cannot be saved as given; errors maps a field name to its messages."""
 
     def __init__(self, errors: dict[str, list]):
-        super().__init__("; ".join(str(m) for ms in errors.values() for m in ms))
+        super().__init__(", ".join(errors))  # the field names; messages are rendered where shown
         self.errors = errors
 
 
