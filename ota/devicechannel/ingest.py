@@ -8,7 +8,7 @@ retried or finished meanwhile is left alone (rowcount 0), whatever the device sa
 import logging
 from dataclasses import dataclass, field
 
-from sqlalchemy import bindparam, tuple_, update
+from sqlalchemy import bindparam, update
 
 from ota.devicechannel import protocol
 from ota.devicechannel.reports import Report
@@ -20,6 +20,7 @@ log = logging.getLogger("ota.gateway")
 # Only records a device has been told about move on its word; pending ones wait for dispatch.
 DEVICE_DRIVEN = (UpgradeStatus.PUSHED, UpgradeStatus.UPGRADING)
 FINISHED = (UpgradeStatus.SUCCEEDED, UpgradeStatus.FAILED)
+_CHUNK = 500  # ids per IN (...), well under every database's parameter limit
 _du = DeviceUpgrade.__table__
 _dev = Device.__table__
 
@@ -64,10 +65,13 @@ def _load(reports: list[Report]) -> tuple[dict, dict]:
         .outerjoin(DeviceUpgrade, (DeviceUpgrade.device_id == Device.id)
                    & DeviceUpgrade.status.in_(UpgradeStatus.ACTIVE))
         .outerjoin(Firmware, Firmware.id == DeviceUpgrade.firmware_id)
-        .where(tuple_(Product.code, Device.name).in_(sorted(pairs)))
+        # Two plain INs use the (product_id, name) index on every database; a row-value IN does not.
+        .where(Product.code.in_(sorted({p for p, _ in pairs})), Device.name.in_(sorted({n for _, n in pairs})))
     ).all()
     devices, records = {}, {}
     for code, name, dev_id, up_id, task_id, fw_id, target, status, stage, percent in rows:
+        if (code, name) not in pairs:
+            continue
         devices[(code, name)] = dev_id
         if up_id is not None:
             records[dev_id] = _Record(up_id, task_id, fw_id, target, status, stage, percent)
@@ -141,33 +145,45 @@ def _write_devices(versions: dict[int, str], others: set[int], now) -> None:
 
 
 def _write_records(records, now, out: Outcome) -> None:
-    """Write each changed record once, conditionally; collect what really changed."""
-    conn = db.session.connection()
+    """Write the changed records conditionally, one UPDATE ... RETURNING per distinct outcome.
+
+    Records that end the batch in the same state (most downloading percents) share a statement,
+    so a batch of hundreds of reports costs a handful of statements; RETURNING says which rows
+    really changed, so cancelled or finished ones are never announced.
+    """
+    groups: dict[tuple, list[_Record]] = {}
     for rec in records:
-        if not (rec.dirty or rec.resend):
-            continue
-        values = {"updated_at": now}
-        if rec.dirty:
-            values.update(status=rec.status, stage=rec.stage, percent=rec.percent)
-            if rec.progressed:
-                values["last_progress_at"] = now
-            if rec.status in FINISHED:
-                values["finished_at"] = now
-            if rec.status == UpgradeStatus.FAILED:
-                values.update(error_code="device", error_detail=rec.error_detail)
         resend = rec.resend and rec.status in DEVICE_DRIVEN
+        if rec.dirty or resend:
+            key = (rec.firmware_id, rec.dirty, rec.status, rec.stage, rec.percent, rec.error_detail,
+                   rec.progressed, resend)
+            groups.setdefault(key, []).append(rec)
+    conn = db.session.connection()
+    for (fw_id, dirty, status, stage, percent, detail, progressed, resend), recs in groups.items():
+        values = {"updated_at": now}
+        if dirty:
+            values.update(status=status, stage=stage, percent=percent)
+            if progressed:
+                values["last_progress_at"] = now
+            if status in FINISHED:
+                values["finished_at"] = now
+            if status == UpgradeStatus.FAILED:
+                values.update(error_code="device", error_detail=detail)
         if resend:
             values["push_count"] = _du.c.push_count + 1
-        result = conn.execute(
-            update(_du)
-            .where(_du.c.id == rec.id, _du.c.firmware_id == rec.firmware_id,
-                   _du.c.status.in_(DEVICE_DRIVEN))
-            .values(**values)
-        )
-        if result.rowcount != 1:
-            log.info("upgrade %s changed meanwhile; the device's report changes nothing", rec.id)
-            continue
-        if rec.dirty:
-            out.changed.append((rec.task_id, rec.firmware_id, rec.id))
-        if resend:
-            out.resend.append(rec.id)
+        for i in range(0, len(recs), _CHUNK):
+            chunk = {r.id: r for r in recs[i:i + _CHUNK]}
+            changed = set(conn.execute(
+                update(_du)
+                .where(_du.c.id.in_(list(chunk)), _du.c.firmware_id == fw_id, _du.c.status.in_(DEVICE_DRIVEN))
+                .values(**values)
+                .returning(_du.c.id)
+            ).scalars())
+            for rid, rec in chunk.items():
+                if rid not in changed:
+                    log.info("upgrade %s changed meanwhile; the device's report changes nothing", rid)
+                    continue
+                if dirty:
+                    out.changed.append((rec.task_id, rec.firmware_id, rid))
+                if resend:
+                    out.resend.append(rid)

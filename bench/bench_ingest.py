@@ -1,0 +1,209 @@
+"""Gateway ingest: device reports/s into the database and device -> live-event latency, vs raw paho pub -> sub.
+
+The gateway is the real `python worker.py gateway` process on private Mosquitto/Redis and a scratch
+database. Both halves publish the same SDK-shaped QoS-0 downloading reports from one paho client.
+  flood: N reports as fast as one publisher can; product = N / (last event - first publish),
+         baseline = N / (last message received by a plain subscriber - first publish).
+  paced: RATE reports/s for a few seconds; p50/p95 publish -> Redis event (product) vs publish ->
+         subscriber (baseline).
+Targets (issue 4): >= 2,000 reports/s sustained into the DB; p95 device -> event <= 500 ms.
+"""
+import json
+import os
+import secrets
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import paho.mqtt.client as paho
+import redis
+
+from bench.harness import make_app, report, stack_env
+from ota.devicechannel import mqtt
+from ota.extensions import db
+from ota.models import Account, Device, DeviceUpgrade, Firmware, Product, UpgradeTask
+from ota.services import events
+
+DEVICES = int(os.environ.get("BENCH_DEVICES", 2000))
+FLOOD = int(os.environ.get("BENCH_FLOOD", 30000))
+RATE = int(os.environ.get("BENCH_RATE", 2000))
+PACED_SECONDS = 5
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def seed(app) -> tuple[str, int, dict]:
+    """Create one product, DEVICES devices and a pushed upgrade each; return code, firmware id, name->upgrade."""
+    with app.app_context():
+        acct = Account(name="bench")
+        db.session.add(acct)
+        db.session.flush()
+        product = Product(account_id=acct.id, code="BENCH00001", name="Bench")
+        db.session.add(product)
+        db.session.flush()
+        fw = Firmware(account_id=acct.id, product_id=product.id, name="fw", version="2.0.0", filename="fw.bin",
+                      storage_key=secrets.token_hex(16), size=1000, md5="0" * 32, sha256="0" * 64)
+        db.session.add(fw)
+        db.session.flush()
+        db.session.execute(db.insert(Device), [{"product_id": product.id, "name": f"d{i:05d}", "secret": "x",
+                                                "version": "1.0.0"} for i in range(DEVICES)])
+        task = UpgradeTask(account_id=acct.id, firmware_id=fw.id, method="names", status="created")
+        db.session.add(task)
+        db.session.flush()
+        ids = db.session.execute(db.select(Device.id, Device.name).where(Device.product_id == product.id)).all()
+        db.session.execute(db.insert(DeviceUpgrade), [{"task_id": task.id, "device_id": i, "firmware_id": fw.id,
+                                                       "status": "pushed"} for i, _ in ids])
+        db.session.commit()
+        ups = dict(db.session.execute(db.select(Device.name, DeviceUpgrade.id)
+                                      .join(DeviceUpgrade, DeviceUpgrade.device_id == Device.id)).all())
+        return product.code, fw.id, ups
+
+
+def payload(percent: int) -> bytes:
+    return json.dumps({"type": "report_progress", "report": {"progress": {
+        "state": "downloading", "percent": str(percent), "result_code": "0", "result_msg": ""},
+        "version": "2.0.0"}}).encode()
+
+
+def publisher(url):
+    c = mqtt.client(url)
+    c.max_queued_messages_set(0)
+    mqtt.connect(c)
+    c.loop_start()
+    return c
+
+
+def send(c, code, names, count, rate=None) -> list[tuple[float, str]]:
+    """Publish count reports round-robin over names (percent rising); return (time, name) per report."""
+    sent, t0 = [], time.monotonic()
+    for i in range(count):
+        if rate:
+            wait = t0 + i / rate - time.monotonic()
+            if wait > 0:
+                time.sleep(wait)
+        name = names[i % len(names)]
+        now = time.monotonic()
+        c.publish(f"$ota/report/{code}/{name}", payload(min(100, 1 + i // len(names))), qos=0)
+        sent.append((now, name))
+    return sent
+
+
+def pct(values, p):
+    values = sorted(values)
+    return values[min(len(values) - 1, int(len(values) * p))] if values else float("nan")
+
+
+def baseline(url, code, names) -> tuple[float, float, float]:
+    """Raw paho pub -> sub: (messages/s flood, p50 ms, p95 ms paced)."""
+    got, done = [], threading.Event()
+    sub = mqtt.client(url)
+    sub.on_message = lambda _c, _u, m: got.append((time.monotonic(), m.topic.rsplit("/", 1)[1]))
+    ready = threading.Event()
+    sub.on_subscribe = lambda *a: ready.set()
+    mqtt.connect(sub)
+    sub.subscribe("$ota/report/+/+", 0)
+    sub.loop_start()
+    ready.wait(5)
+    pub = publisher(url)
+    sent = send(pub, code, names, FLOOD)
+    deadline = time.monotonic() + 60
+    while len(got) < FLOOD and time.monotonic() < deadline:
+        time.sleep(0.01)
+    flood_rate = len(got) / (got[-1][0] - sent[0][0])
+    got.clear()
+    sent = send(pub, code, names, RATE * PACED_SECONDS, rate=RATE)
+    time.sleep(1)
+    lat = [(r - s) * 1000 for (s, _), (r, _) in zip(sent, got)]
+    for c in (pub, sub):
+        c.disconnect()
+        c.loop_stop()
+    return flood_rate, pct(lat, 0.5), pct(lat, 0.95)
+
+
+def product(app, env, url, code, fw_id, ups) -> tuple[float, float, float]:
+    """Through the gateway into the DB and out as Redis events: (reports/s flood, p50 ms, p95 ms paced)."""
+    r = redis.Redis.from_url(env["REDIS_URL"])
+    log = open(Path(env["TMP"]) / "gateway.log", "w")
+    gw = subprocess.Popen([sys.executable, "worker.py", "gateway"], cwd=ROOT, env=dict(os.environ),
+                          stdout=log, stderr=subprocess.STDOUT)
+    while not r.exists("ota:gateway:heartbeat"):
+        time.sleep(0.1)
+    time.sleep(0.5)  # its subscription
+    seen: list[tuple[float, list[int]]] = []
+    ps = r.pubsub()
+    ps.subscribe(events.firmware_channel(fw_id))
+
+    stop = threading.Event()
+
+    def listen():
+        while not stop.is_set():
+            m = ps.get_message(timeout=0.2)
+            if m and m["type"] == "message":
+                seen.append((time.monotonic(), json.loads(m["data"])["ids"]))
+
+    listener = threading.Thread(target=listen, daemon=True)
+    listener.start()
+    names = sorted(ups)
+    pub = publisher(url)
+    try:
+        sent = send(pub, code, names, FLOOD)
+        last_percent = min(100, 1 + (FLOOD - 1) // len(names))
+        with app.app_context():
+            deadline = time.monotonic() + 120
+            while time.monotonic() < deadline:
+                db.session.rollback()
+                n = db.session.execute(db.select(db.func.count()).select_from(DeviceUpgrade)
+                                       .where(DeviceUpgrade.percent == last_percent)).scalar()
+                if n == len(names):
+                    break
+                time.sleep(0.05)
+        time.sleep(0.3)
+        flood_rate = FLOOD / (seen[-1][0] - sent[0][0])
+        seen.clear()
+        sent = send(pub, code, names, RATE * PACED_SECONDS, rate=RATE)
+        time.sleep(1.5)
+        by_id: dict[int, list[float]] = {}
+        for t, ids in seen:
+            for i in ids:
+                by_id.setdefault(i, []).append(t)
+        lat = []
+        for s, name in sent:
+            times = by_id.get(ups[name], [])
+            after = next((t for t in times if t >= s), None)
+            if after is not None:
+                lat.append((after - s) * 1000)
+        return flood_rate, pct(lat, 0.5), pct(lat, 0.95)
+    finally:
+        stop.set()
+        listener.join(2)
+        ps.close()
+        pub.disconnect()
+        gw.terminate()
+        gw.wait(10)
+        log.close()
+
+
+def main() -> int:
+    with stack_env() as env:
+        app = make_app(env)
+        code, fw_id, ups = seed(app)
+        names = sorted(ups)
+        url = env["MQTT_URL"]
+        b_rate, b50, b95 = baseline(url, code, names)
+        p_rate, p50, p95 = product(app, env, url, code, fw_id, ups)
+    report(f"Gateway ingest: {DEVICES} devices, flood of {FLOOD} reports, then {RATE}/s for {PACED_SECONDS} s "
+           f"({'SQLite' if 'sqlite' in env['DATABASE_URL'] else 'PostgreSQL'})", [
+        ("reports/s, flood, into the DB", f"{p_rate:,.0f}", f"{b_rate:,.0f} (pub -> sub)",
+         f"{p_rate / b_rate:.2f}x (target >= 2,000/s)"),
+        (f"latency p50 at {RATE}/s", f"{p50:.0f} ms", f"{b50:.1f} ms", "-"),
+        (f"latency p95 at {RATE}/s, device -> event", f"{p95:.0f} ms", f"{b95:.1f} ms",
+         f"{p95 / max(b95, 0.001):.0f}x (target <= 500 ms)"),
+    ])
+    ok = p_rate >= 2000 and p95 <= 500
+    print("\nPASS" if ok else "\nBELOW TARGET")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
