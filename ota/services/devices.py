@@ -77,22 +77,33 @@ class ImportResult:
     skipped: list[str] = field(default_factory=list)
 
 
+def _insert_missing(rows: list[dict]) -> set[str]:
+    """Insert rows whose name the product lacks (one executemany); return the names inserted."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as upsert
+    else:
+        from sqlalchemy.dialects.sqlite import insert as upsert
+    # ON CONFLICT lets the unique constraint pick out existing names: no check-then-insert race,
+    # and no IN list over a product that may hold 100,000 devices.
+    stmt = (upsert(Device.__table__)
+            .on_conflict_do_nothing(index_elements=["product_id", "name"])
+            .returning(Device.__table__.c.name))
+    return set(db.session.connection().execute(stmt, rows).scalars())
+
+
 def import_devices(product_id: int, names: list[str]) -> ImportResult:
     """Create every name the product lacks in one transaction (all or nothing); skip existing ones."""
-    for attempt in range(3):
-        skipped = existing_names(product_id, names)
-        now = utcnow()
-        rows = [{"product_id": product_id, "name": n, "secret": new_secret(), "created_at": now}
-                for n in names if n not in skipped]
-        try:
-            if rows:
-                db.session.execute(insert(Device), rows)  # one executemany
-            db.session.commit()
-            return ImportResult(created=len(rows), skipped=[n for n in names if n in skipped])
-        except IntegrityError:
-            # Another import added some of these names meanwhile; nothing was written: look again.
-            db.session.rollback()
-    raise DeviceError(_l("The devices changed while importing; try again."))
+    if not names:
+        return ImportResult()
+    now = utcnow()
+    rows = [{"product_id": product_id, "name": n, "secret": new_secret(), "created_at": now} for n in names]
+    try:
+        created = _insert_missing(rows)
+        db.session.commit()
+    except Exception:
+        db.session.rollback()  # nothing half-written
+        raise
+    return ImportResult(created=len(created), skipped=[n for n in names if n not in created])
 
 
 def escape_like(text: str) -> str:
