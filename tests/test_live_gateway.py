@@ -5,7 +5,7 @@ from ota.extensions import db
 from ota.models import UpgradeStatus, User
 from tests.devicechannel_fixtures import *  # noqa: F401,F403  (fleet, gateway, mqtt_device)
 from tests.live_fixtures import cookie_header, http_login, live_server  # noqa: F401  (fixture)
-from tests.test_live import connect
+from tests.test_live import connect, recv_burst
 
 pytestmark = pytest.mark.slow
 
@@ -18,7 +18,7 @@ def login_fleet(base, fleet):
 def recv_until(ws, needle: str, limit: int = 20) -> str:
     """Read messages until one contains needle (progress may arrive split over flushes)."""
     for _ in range(limit):
-        msg = ws.recv()
+        msg = recv_burst(ws, 0.3)
         if needle in msg:
             return msg
     pytest.fail(f"{needle!r} never arrived")
@@ -29,7 +29,7 @@ def test_firmware_feed_streams_a_devices_reports_from_the_gateway(live_server, f
     dev = fleet.devices(1)[0]
     (up,) = fleet.upgrade([dev], fw, UpgradeStatus.PUSHED)
     ws = connect(live_server, f"/ws/firmware/{fw.id}?tab=devices", login_fleet(live_server, fleet))
-    snapshot = ws.recv()
+    snapshot = recv_burst(ws)
     assert f'id="fwdu-{up.id}"' in snapshot and "badge-pushed" in snapshot
 
     device = mqtt_device(fleet.code, dev.name)

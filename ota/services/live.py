@@ -54,12 +54,12 @@ class Feed:
     channels: list[str] = []
     done = False  # set when the page's object is gone: the socket then closes normally
 
-    def snapshot(self) -> str:
-        """Return the HTML of everything the page shows (sent on every connect)."""
+    def snapshot(self) -> list[str]:
+        """Return the messages of everything the page shows (sent on every connect)."""
         raise NotImplementedError
 
-    def render(self, changes: Changes) -> str:
-        """Return the HTML of the rows and counters the changes touch that the page shows."""
+    def render(self, changes: Changes) -> list[str]:
+        """Return the messages of the rows and counters the changes touch that the page shows."""
         raise NotImplementedError
 
     def banner(self, codes: list[str]) -> str:
@@ -82,9 +82,15 @@ def _subscribe(channels: list[str]) -> redis.client.PubSub:
     return pubsub
 
 
-def _send(ws, html: str) -> None:
-    if html:
-        ws.send(html)
+def _send(ws, *messages: str) -> None:
+    """Send each non-empty message as its own frame.
+
+    Table rows never share a frame with other elements: htmx parses a frame inside a <template>,
+    where a <tr> after a <div> is dropped by the HTML parser (verified in Chromium).
+    """
+    for html in messages:
+        if html:
+            ws.send(html)
 
 
 def _problems_after_subscribe() -> list[str]:
@@ -107,7 +113,7 @@ def stream(ws, feed: Feed) -> None:
             ws.close(reason=TRY_AGAIN_LATER, message="redis unreachable")
             return
         banner = _problems_after_subscribe()
-        _send(ws, feed.banner(banner) + feed.snapshot())
+        _send(ws, feed.banner(banner), *feed.snapshot())
         db.session.remove()  # hold no connection while waiting for events
         _pump(ws, feed, pubsub, banner)
     except ConnectionClosed:
@@ -148,9 +154,9 @@ def _pump(ws, feed: Feed, pubsub, banner: list[str]) -> None:
             return
         now = time.monotonic()
         if flush_at is not None and now >= flush_at:
-            html = feed.render(changes) if changes else ""
+            messages = feed.render(changes) if changes else []
             db.session.remove()
-            _send(ws, html)
+            _send(ws, *messages)
             changes, flush_at = Changes(), None
         if now >= next_banner_check:
             next_banner_check = now + BANNER_CHECK_SECONDS

@@ -1,14 +1,14 @@
 """WebSocket feeds: server to browser only; authorise, then stream (ota.services.live)."""
 from urllib.parse import urlsplit
 
-from flask import request
+from flask import request, url_for
 from flask_login import current_user
 
 from ota.access import public
 from ota.blueprints.live import bp
-from ota.blueprints.live.feeds import FirmwareFeed
+from ota.blueprints.live.feeds import FirmwareFeed, TaskFeed
 from ota.extensions import db, sock
-from ota.models import Firmware
+from ota.models import Firmware, UpgradeTask
 from ota.services.live import POLICY_VIOLATION, stream
 
 
@@ -47,3 +47,27 @@ def firmware_feed(ws, firmware_id: int):
         _refuse(ws, "not found")
         return
     stream(ws, FirmwareFeed(firmware_id, account_id, request.args))
+
+
+@sock.route("/ws/tasks/<int:task_id>", bp=bp)
+@public
+def task_feed(ws, task_id: int):
+    """Stream a task page's status, counters and the rows of its filter (status, q, page)."""
+    account_id = _account_or_refuse(ws)
+    if account_id is None:
+        return
+    task = db.session.get(UpgradeTask, task_id)
+    if task is None or task.account_id != account_id:
+        _refuse(ws, "not found")
+        return
+    stream(ws, TaskFeed(task_id, account_id, request.args))
+
+
+@bp.app_context_processor
+def _live_urls():
+    def live_task_url(task_id: int, status=None, q=None, page=1) -> str:
+        """Return the task feed's path for a filter (a path: the browser picks ws or wss)."""
+        args = {k: v for k, v in {"status": status, "q": q, "page": page if page and page > 1 else None}.items() if v}
+        return urlsplit(url_for("live.task_feed", task_id=task_id, **args))._replace(scheme="", netloc="").geturl()
+
+    return {"live_task_url": live_task_url}

@@ -1,0 +1,76 @@
+"""In Debian's Chromium: a task page follows a device's real MQTT reports live, and 取消 / 重试 work."""
+import pytest
+
+from ota.extensions import db
+from ota.models import UpgradeStatus, User
+from tests.devicechannel_fixtures import *  # noqa: F401,F403  (fleet, gateway, mqtt_device)
+from tests.live_fixtures import live_server  # noqa: F401  (fixture)
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+
+@pytest.fixture
+def browser_page():
+    """A Chromium page (Debian's binary; never a downloaded browser)."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 900}, locale="zh-CN")
+        page.set_default_timeout(10_000)
+        yield page
+        browser.close()
+
+
+def sign_in(page, base: str, username: str) -> None:
+    page.goto(f"{base}/login")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", "correct-horse")
+    page.click("main button[type=submit]")
+    page.wait_for_url(lambda url: "/login" not in url)
+
+
+def test_a_row_moves_from_pushed_through_download_to_success_live(
+        browser_page, live_server, fleet, gateway, mqtt_device, artifacts):
+    page = browser_page
+    fw = fleet.firmware("1.2.0")
+    watched, other = fleet.devices(2)
+    up, up2 = fleet.upgrade([watched, other], fw, UpgradeStatus.PUSHED)
+    username = db.session.execute(db.select(User.username).filter_by(account_id=fleet.account_id)).scalar_one()
+    sign_in(page, live_server, username)
+
+    with page.expect_websocket() as ws_info:
+        page.goto(f"{live_server}/tasks/{up.task_id}")
+    ws = ws_info.value
+    ws.wait_for_event("framereceived")  # the snapshot
+    page.evaluate("window.__notReloaded = true")
+    row = page.locator(f"#du-{up.id}")
+    assert "已推送" in row.inner_text()
+
+    device = mqtt_device(fleet.code, watched.name)
+    for percent in (20, 60):
+        device.progress("downloading", "1.2.0", percent=str(percent))
+        page.wait_for_function(
+            f"document.querySelector('#du-{up.id}')?.innerText.includes('{percent}%')")
+        assert "下载中" in row.inner_text() and "升级中" in row.inner_text()
+        width = page.eval_on_selector(f"#du-{up.id} .progress-bar", "e => e.style.width")
+        assert width == f"{percent}%"
+    counters = page.locator(f"#task-{up.task_id}-counters")
+    assert "升级中" in counters.inner_text()
+    page.screenshot(path=str(artifacts / "live-task-downloading.png"), full_page=True)
+
+    device.progress("done", "1.2.0")
+    page.wait_for_function(f"document.querySelector('#du-{up.id}')?.innerText.includes('升级成功')")
+
+    # 取消 then 重试 on the other row; each click swaps the row (and the feed agrees).
+    page.locator(f"#du-{up2.id} button", has_text="取消").click()
+    page.wait_for_function(f"document.querySelector('#du-{up2.id}')?.innerText.includes('升级失败')")
+    assert "重试" in page.locator(f"#du-{up2.id}").inner_text()
+    page.locator(f"#du-{up2.id} button", has_text="重试").click()
+    page.wait_for_function(f"document.querySelector('#du-{up2.id}')?.innerText.includes('待推送')")
+
+    assert page.evaluate("window.__notReloaded === true")  # all of it without a reload
+    page.screenshot(path=str(artifacts / "live-task.png"), full_page=True)
