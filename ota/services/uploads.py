@@ -16,9 +16,10 @@ from ota.services.storage import Staged, Storage, get_storage
 CHUNK = 1024 * 1024
 HEAD_BYTES = 512  # enough for every signature we check (tar's "ustar" sits at offset 257)
 
-# SHA-256 runs beside MD5 on another core: hashlib releases the GIL for large buffers, so the
-# two hashes cost about as long as MD5 alone. One small pool per process.
-_sha_pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="ota-sha256")
+# Both hashes run on pool threads while the request thread reads the next chunk and writes this
+# one: hashlib, socket reads and file writes all release the GIL for large buffers, so the upload
+# costs about as long as its slowest part (MD5) rather than the sum. One small pool per process.
+_hash_pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="ota-hash")
 
 
 class Receiver:
@@ -36,7 +37,7 @@ class Receiver:
         self.too_large = False
         self._md5 = hashlib.md5()
         self._sha = hashlib.sha256()
-        self._pending = None
+        self._pending = ()
         self._buf = bytearray()  # the multipart parser hands over 64 KiB pieces; hash 1 MiB at a time
         self._staged: Staged | None = storage.stage()
 
@@ -65,8 +66,7 @@ class Receiver:
 
     def _flush(self, data: bytes) -> None:
         self._wait()
-        self._pending = _sha_pool.submit(self._sha.update, data)
-        self._md5.update(data)
+        self._pending = (_hash_pool.submit(self._md5.update, data), _hash_pool.submit(self._sha.update, data))
         self._staged.write(data)
 
     def _drain(self) -> None:
@@ -77,9 +77,9 @@ class Receiver:
         self._wait()
 
     def _wait(self) -> None:
-        if self._pending is not None:
-            self._pending.result()
-            self._pending = None
+        for future in self._pending:
+            future.result()
+        self._pending = ()
 
     @property
     def md5(self) -> str:

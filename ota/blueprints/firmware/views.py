@@ -120,10 +120,15 @@ def delete(firmware_id: int):
 def download(firmware_id: int):
     """Send the stored file to the console user, under its original name."""
     fw = owned_or_404(Firmware, firmware_id)
+    store = get_storage()
     try:
-        f = get_storage().open(fw.storage_key)
-    except StorageError:
+        f, size = store.open(fw.storage_key), store.size(fw.storage_key)
+    except (StorageError, OSError):
         abort(404)
-    # send_file encodes a non-ASCII name as filename*=UTF-8'' with an ASCII fallback.
-    return send_file(f, mimetype="application/octet-stream", as_attachment=True,
-                     download_name=fw.filename, conditional=True, etag=fw.md5, max_age=0)
+    # send_file encodes a non-ASCII name as filename*=UTF-8'' with an ASCII fallback; it cannot
+    # know a store's file size, so the length and Range handling are added here.
+    rv = send_file(f, mimetype="application/octet-stream", as_attachment=True,
+                   download_name=fw.filename, conditional=False, etag=False, max_age=0)
+    rv.content_length = size
+    rv.set_etag(fw.md5)
+    return rv.make_conditional(request, accept_ranges=True, complete_length=size)
