@@ -196,7 +196,7 @@ def test_device_list_pages_100_at_a_time(auth_client, product, make_devices):
     make_devices(product.id, 250)
     page = auth_client.get(f"/products/{product.id}").get_data(as_text=True)
     assert page.count('<tr id="device-') == 100 and "dev-00000" in page and "dev-00100" not in page
-    assert "共 250 个设备" in page
+    assert "共 250 个设备" in page and f'hx-get="/products/{product.id}?page=2"' in page
     last = auth_client.get(f"/products/{product.id}?page=3", headers=HX).get_data(as_text=True)
     assert last.count('<tr id="device-') == 50 and "dev-00249" in last and "<html" not in last
     beyond = auth_client.get(f"/products/{product.id}?page=9", headers=HX).get_data(as_text=True)
