@@ -179,3 +179,17 @@ def test_without_redis_the_socket_shows_the_banner_and_closes_to_reconnect(seede
     assert 'id="service-banner" hx-swap-oob="true"' in banner and "Redis" in banner
     assert close_code(ws) == 1013  # "try again later": htmx-ext-ws reconnects after it
     assert time.monotonic() - started < 8
+
+
+def test_the_server_sends_keepalive_pings(live_server, seeded, app, monkeypatch):
+    monkeypatch.setitem(app.config, "SOCK_SERVER_OPTIONS", {"ping_interval": 0.5})  # 25 s in production
+    cookie = cookie_header(http_login(live_server))
+    ws = connect(live_server, f"/ws/firmware/{seeded['firmware'].id}", cookie)
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        opcode, _data = ws.recv_data(control_frame=True)  # answers pings with pongs
+        if opcode == websocket.ABNF.OPCODE_PING:
+            break
+    else:
+        pytest.fail("no ping within 5 s")
+    ws.close()

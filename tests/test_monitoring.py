@@ -60,10 +60,10 @@ def test_device_tab_lists_every_record_with_its_detail(app, auth_client, seeded)
     html = section(auth_client, seeded["firmware"], tab="devices")
     assert len(record_ids(html)) == 13
     assert "下载中" in html and "40%" in html and 'style="width: 40%"' in html
-    from ota.blueprints.firmware.monitoring import upgrade_error
+    from ota.services.upgrades import error_message
 
     with app.test_request_context(headers={"Accept-Language": "zh"}):
-        md5 = upgrade_error("device", "-4")  # the task page's wording for a device's -4
+        md5 = error_message("device", "-4")  # the task page's wording for a device's -4
     assert f'<span class="error-text">{md5}</span>' in html
     for header in ("DeviceName", "升级前版本", "升级状态", "状态详情", "最后更新"):
         assert header in html

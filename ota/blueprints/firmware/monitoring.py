@@ -63,21 +63,11 @@ def load(firmware: Firmware, args, account_id: int | None = None) -> Monitoring:
     return Monitoring(firmware=firmware, view=view, stats=monitoring.device_stats(firmware.id), page=page)
 
 
-def upgrade_error(code: str | None, detail: str | None) -> str:
-    """Return a failed record's error in the page's language (the task issue's wording)."""
-    try:
-        from ota.services.upgrades import error_message
-    except ImportError:  # until the task issue's service lands
-        return detail or code or ""
-    return error_message(code, detail)
-
-
 @bp.app_context_processor
 def _monitoring_helpers():
     # The firmware detail page includes _monitoring.html without computing its data; the
     # include calls this with the page's own query args, so both stay in step.
-    return {"firmware_monitoring": lambda fw: load(fw, request.args), "has_endpoint": has_endpoint,
-            "upgrade_error": upgrade_error}
+    return {"firmware_monitoring": lambda fw: load(fw, request.args), "has_endpoint": has_endpoint}
 
 
 @bp.get("/firmware/<int:firmware_id>/monitoring", endpoint="monitoring")
