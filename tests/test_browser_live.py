@@ -4,7 +4,7 @@ import pytest
 from ota.extensions import db
 from ota.models import UpgradeStatus, User
 from tests.devicechannel_fixtures import *  # noqa: F401,F403  (fleet, gateway, mqtt_device)
-from tests.live_fixtures import live_server  # noqa: F401  (fixture)
+from tests.live_fixtures import live_server, seeded  # noqa: F401  (fixtures)
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -74,3 +74,42 @@ def test_a_row_moves_from_pushed_through_download_to_success_live(
 
     assert page.evaluate("window.__notReloaded === true")  # all of it without a reload
     page.screenshot(path=str(artifacts / "live-task.png"), full_page=True)
+
+
+def test_the_feed_shows_the_banner_when_redis_stops_and_reconnects_when_it_returns(
+        browser_page, seeded, service_env, tmp_path, artifacts):
+    """A web process whose own Redis stops and starts again: banner, then a fresh snapshot."""
+    import threading
+
+    from werkzeug.serving import make_server
+
+    from ota import create_app
+    from ota.runtime import services
+
+    proc, url = services.start_redis(tmp_path / "redis", persist=False)
+    port = int(url.rsplit(":", 1)[1].split("/")[0])
+    app = create_app({"SQLALCHEMY_DATABASE_URI": service_env["DATABASE_URL"], "REDIS_URL": url,
+                      "SECRET_KEY": service_env["SECRET_KEY"]})
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_port}"
+    page, fw = browser_page, seeded["firmware"]
+    try:
+        # Short reconnect delays, so the test does not wait out the default back-off.
+        page.add_init_script("document.addEventListener('htmx:load', () => { htmx.config.wsReconnectDelay = () => 300 }, {once: true})")
+        sign_in(page, base, "alice")
+        with page.expect_websocket() as ws_info:
+            page.goto(f"{base}/firmware/{fw.id}")
+        ws_info.value.wait_for_event("framereceived")
+        assert "Redis" not in page.inner_text("#service-banner")
+
+        services.stop(proc)
+        page.wait_for_function("document.querySelector('#service-banner').innerText.includes('Redis')")
+        page.screenshot(path=str(artifacts / "live-redis-down.png"))
+        proc, _ = services.start_redis(tmp_path / "redis", port=port, persist=False)
+        page.wait_for_function("!document.querySelector('#service-banner').innerText.includes('Redis')",
+                               timeout=20_000)
+        assert page.locator(f"#fw-{fw.id}-stats").is_visible()
+    finally:
+        server.shutdown()
+        services.stop(proc)
