@@ -165,8 +165,8 @@ class Gateway:
                 try:
                     reports.append(parse(topic, payload, received))
                 except Malformed as e:
-                    self.stats["dropped"] += 1
                     log.warning("dropped %s: %s", topic, e)
+                    self.stats["dropped"] += 1
             if reports:
                 try:
                     self._apply(reports)
