@@ -152,8 +152,8 @@ def check_csv(firmware: Firmware, data: bytes, max_rows: int) -> CsvCheck:
     if result.too_many:
         check.errors.append(_l("The file lists %(count)s devices; one task takes at most %(max)s.",
                                count=len(result.names), max=max_rows))
-    if check.errors:
-        return check
+    if result.file_error or result.too_many:
+        return check  # bad rows are listed together with unknown names below; a bad file is not
     by_name: dict[str, int] = {}
     for part in _chunks(result.names):
         by_name.update(db.session.execute(
