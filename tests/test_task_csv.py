@@ -122,3 +122,9 @@ def test_firmware_of_other_version_still_only_names_the_product(auth_client, wor
     add_firmware(world.account_id, world.product, "3.0.0")
     add_devices(world.product, 1, "1.0.0")
     assert post_csv(auth_client, world.fw.id, b"dev_00000\n").status_code == 303
+
+
+def test_bad_rows_and_unknown_names_are_listed_together(auth_client, world):
+    add_devices(world.product, 1, "1.0.0")
+    body = post_csv(auth_client, world.fw.id, b"DeviceName\ndev_00000\nghost_7\nbad name\n").get_data(as_text=True)
+    assert "第 3 行：本产品下没有名为“ghost_7”的设备" in body and "第 4 行" in body
