@@ -41,6 +41,7 @@ def test_task_tab_lists_every_task_with_method_creator_status_and_count(auth_cli
     assert "按固件版本" in row1 and "1.0.0, 1.0.1" in row1 and "全部设备" in row1
     assert "alice" in row1 and '<td class="mono">10</td>' in row1
     assert "badge-task-created" in row1 and "创建成功" in row1
+    assert f'href="/tasks/{t1.id}">查看详情</a>' in row1
     row2 = html[html.index(f'id="fwtask-{t2.id}"'):].split("</tr>")[0]
     assert "按设备名称" in row2 and "gray.csv" in row2 and "3" in row2
 
@@ -104,10 +105,9 @@ def test_fragment_versus_page_by_hx_request(auth_client, seeded):
     fragment = section(auth_client, fw, tab="devices")
     assert "<html" not in fragment and fragment.lstrip().startswith("<section")
     assert f'ws-connect="/ws/firmware/{fw.id}?tab=devices"' in fragment
-    r = auth_client.get(f"/firmware/{fw.id}/monitoring?tab=devices")
-    if r.status_code == 302:  # the firmware detail page exists: plain requests go to it
-        assert f"/firmware/{fw.id}" in r.headers["Location"] and "tab=devices" in r.headers["Location"]
-        r = auth_client.get(r.headers["Location"])
+    r = auth_client.get(f"/firmware/{fw.id}/monitoring?tab=devices")  # a reload of the pushed URL
+    assert r.status_code == 302 and r.headers["Location"] == f"/firmware/{fw.id}?tab=devices"
+    r = auth_client.get(r.headers["Location"])
     page = r.get_data(as_text=True)
     assert r.status_code == 200 and "<html" in page and f'id="fw-{fw.id}-monitoring"' in page
     assert len(record_ids(page)) == 13

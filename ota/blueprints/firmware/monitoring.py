@@ -2,20 +2,14 @@
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from flask import current_app, redirect, render_template, request, url_for
+from flask import redirect, render_template, request, url_for
 from flask_login import current_user
-from werkzeug.routing import BuildError
 
 from ota.access import owned_or_404
 from ota.blueprints.firmware import bp
 from ota.models import Firmware
 from ota.services import monitoring
 from ota.web import wants_fragment
-
-
-def has_endpoint(name: str) -> bool:
-    """Return whether a view exists (links to teammates' pages appear once they do)."""
-    return name in current_app.view_functions
 
 
 @dataclass
@@ -33,13 +27,7 @@ class Monitoring:
 
     def page_url(self, **changes) -> str:
         """Return the full firmware page with changed view args (plain links, no JS)."""
-        args = self.view.args(**changes)
-        if has_endpoint("firmware.detail"):
-            try:
-                return url_for("firmware.detail", firmware_id=self.firmware.id, **args)
-            except BuildError:
-                pass
-        return url_for("firmware.monitoring", firmware_id=self.firmware.id, **args)
+        return url_for("firmware.detail", firmware_id=self.firmware.id, **self.view.args(**changes))
 
     @property
     def ws_url(self) -> str:
@@ -67,7 +55,7 @@ def load(firmware: Firmware, args, account_id: int | None = None) -> Monitoring:
 def _monitoring_helpers():
     # The firmware detail page includes _monitoring.html without computing its data; the
     # include calls this with the page's own query args, so both stay in step.
-    return {"firmware_monitoring": lambda fw: load(fw, request.args), "has_endpoint": has_endpoint}
+    return {"firmware_monitoring": lambda fw: load(fw, request.args)}
 
 
 @bp.get("/firmware/<int:firmware_id>/monitoring", endpoint="monitoring")
@@ -75,9 +63,7 @@ def monitoring_section(firmware_id: int):
     """Render the monitoring sections as a fragment for htmx (tabs, filters, pages)."""
     firmware = owned_or_404(Firmware, firmware_id)
     m = load(firmware, request.args)
-    restoring = request.headers.get("HX-History-Restore-Request")
-    if wants_fragment() and not restoring:
-        return render_template("firmware/_monitoring.html", firmware=firmware, m=m)
-    if has_endpoint("firmware.detail"):
+    # A reload or a history restore of the pushed URL gets the whole page, on the same view.
+    if not wants_fragment() or request.headers.get("HX-History-Restore-Request"):
         return redirect(m.page_url())
-    return render_template("firmware/monitoring_page.html", firmware=firmware, m=m)
+    return render_template("firmware/_monitoring.html", firmware=firmware, m=m)
