@@ -189,3 +189,9 @@ def test_messages_in_both_languages(app):
 def test_a_row_too_long_for_csv_is_reported_and_the_rest_read():
     r = read_device_names(b"d1\n" + b"x" * 200_000 + b"\nd2\n")
     assert r.names == ["d1", "d2"] and r.errors == [(2, "bad_row", "")]
+
+
+def test_the_size_limit_can_be_lifted_for_the_cli():
+    data = b"a\n" * (csvnames.MAX_BYTES // 2 + 1)
+    assert read_device_names(data, max_bytes=None).names == ["a"]
+    assert read_device_names(b"abc\n", max_bytes=4).ok and read_device_names(b"abc\n", max_bytes=3).file_error == "too_large"
