@@ -13,7 +13,6 @@ from ota.services.csvnames import valid_device_name
 
 PER_PAGE = 100
 NOT_REPORTED = "-"  # the version filter's value for devices that never reported one
-_IN_CHUNK = 500  # bound parameters per IN (...) list, well under every database's limit
 
 
 class DeviceError(ValueError):
@@ -56,17 +55,6 @@ def add_device(product: Product, name: str) -> Device:
         db.session.rollback()
         raise taken from None
     return device
-
-
-def existing_names(product_id: int, names: list[str]) -> set[str]:
-    """Return which of names the product already has (in chunks, so 10,000 names stay one query each 500)."""
-    found: set[str] = set()
-    for i in range(0, len(names), _IN_CHUNK):
-        chunk = names[i:i + _IN_CHUNK]
-        found.update(db.session.execute(
-            select(Device.name).where(Device.product_id == product_id, Device.name.in_(chunk))
-        ).scalars())
-    return found
 
 
 @dataclass
