@@ -8,8 +8,9 @@ from ota.services.health import service_problems
 
 
 def wants_fragment() -> bool:
-    """Return whether htmx asked for a fragment (an htmx request that is not a boosted page)."""
-    return bool(request.headers.get("HX-Request")) and not request.headers.get("HX-Boosted")
+    """Return whether htmx asked for a fragment (not a boosted page, not a history restore)."""
+    h = request.headers
+    return bool(h.get("HX-Request")) and not h.get("HX-Boosted") and not h.get("HX-History-Restore-Request")
 
 
 def filesize(n: int | None) -> str:
