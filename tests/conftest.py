@@ -210,7 +210,7 @@ def run_process(service_env):
     procs = []
 
     def start(*args, env=None, **kwargs):
-        full_env = dict(os.environ, **service_env, **(env or {}))
+        full_env = {**os.environ, **service_env, **(env or {})}
         proc = subprocess.Popen([sys.executable, *args], cwd=ROOT, env=full_env, **kwargs)
         procs.append(proc)
         return proc
