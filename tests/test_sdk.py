@@ -1,7 +1,7 @@
 """Tencent's real device SDK (tencent-iot-device 1.0.0, in .venv-sdk) upgrading through our gateway and downloads.
 
 The gateway is the real `python worker.py gateway` process; downloads are served by the app over
-real HTTP (werkzeug in a thread); the device is tests/sdk_device.py in its own process.
+real HTTP (werkzeug in a thread); the device is ota/devicechannel/sdk_device.py in its own process.
 """
 import json
 import os
@@ -62,7 +62,7 @@ def sdk_setup(app, fleet, http_server, service_env, tmp_path, sdk_python):
 
 def run_device(sdk_python, info, app, workdir, version="1.0.0", stop_after=None) -> dict:
     cfg = mqtt.parse_url(app.config["MQTT_URL"])
-    cmd = [str(sdk_python), str(ROOT / "tests" / "sdk_device.py"), "--info", str(info), "--host", cfg["host"],
+    cmd = [str(sdk_python), str(ROOT / "ota" / "devicechannel" / "sdk_device.py"), "--info", str(info), "--host", cfg["host"],
            "--port", str(cfg["port"]), "--version", version, "--dir", str(workdir)]
     if stop_after:
         cmd += ["--stop-after", str(stop_after)]

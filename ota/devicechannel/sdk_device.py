@@ -1,10 +1,12 @@
-"""A device built on Tencent's own SDK (tencent-iot-device 1.0.0), run by tests/test_sdk.py.
+"""A device built on Tencent's own SDK (tencent-iot-device 1.0.0), run by tests/test_sdk.py and `make demo`.
 
-Runs under .venv-sdk/bin/python (paho-mqtt 1.5.1), never the project's venv. Follows the official
+Runs as a script under .venv-sdk/bin/python (paho-mqtt 1.5.1), never the project's venv, and
+imports nothing from the ota package (whose __init__ needs Flask). Follows the official
 sample explorer/sample/ota/example_ota.py: report the version, wait for update_firmware, download
 with otaDownloadStart/otaFetchYield (resuming from a partial file like the sample does), check the
 MD5 with the SDK's own IOT_OTAG_CHECK_FIRMWARE, report success, then report the new version.
-Prints one JSON line of what happened. --stop-after N exits abruptly after N bytes (power loss).
+Prints one JSON line of what happened. --stop-after N exits abruptly after N bytes (power loss);
+--wait is how long to wait for the push; --pace spreads the download over about that many seconds.
 """
 import argparse
 import json
@@ -12,6 +14,10 @@ import os
 import sys
 import time
 from enum import Enum
+
+# Run as a script, this file's folder (ota/devicechannel) would be first on sys.path, and its
+# modules (mqtt.py, protocol.py, ...) could shadow what the SDK imports.
+sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != os.path.dirname(os.path.abspath(__file__))]
 
 from explorer.explorer import QcloudExplorer
 from hub.utils.providers import ConnClientProvider
@@ -42,6 +48,8 @@ def main() -> int:
     ap.add_argument("--version", required=True)
     ap.add_argument("--dir", required=True)
     ap.add_argument("--stop-after", type=int)
+    ap.add_argument("--wait", type=float, default=15, help="Seconds to wait for update_firmware.")
+    ap.add_argument("--pace", type=float, default=0, help="Spread the download over about this many seconds.")
     args = ap.parse_args()
     got = {"rsp": [], "published": set()}
 
@@ -67,7 +75,8 @@ def main() -> int:
     qcloud.otaReportVersion(pid, name, args.version)
     wait(lambda: got["rsp"], 5, "report_version_rsp")
     rsp = got["rsp"][0]
-    wait(lambda: qcloud.otaIsFetching(pid, name), 15, "update_firmware")
+    print(json.dumps({"online": True, "rsp": rsp}), flush=True)
+    wait(lambda: qcloud.otaIsFetching(pid, name), args.wait, "update_firmware")
 
     size, _ = qcloud.otaIoctlNumber(pid, name, OtaCmdType.IOT_OTAG_FILE_SIZE)
     remote, _ = qcloud.otaIoctlString(pid, name, OtaCmdType.IOT_OTAG_VERSION, 32)
@@ -81,6 +90,8 @@ def main() -> int:
         print(json.dumps({"error": "download start failed"}), flush=True)
         return 3
     fetched = offset
+    # A little slower than loopback, so percents are reported over time (the SDK: about one a second).
+    pause = max(0.002, args.pace * 5000 / max(1, size - offset)) if args.pace else 0.002
     with open(path, "ab") as f:
         while not qcloud.otaIsFetchFinished(pid, name):
             buf, n = qcloud.otaFetchYield(pid, name, 5000)
@@ -93,7 +104,7 @@ def main() -> int:
                 f.flush()
                 print(json.dumps({"stopped_at": fetched, "rsp": rsp}), flush=True)
                 os._exit(0)  # power loss mid-download: no goodbye to anyone
-            time.sleep(0.002)  # a little slower than loopback, so percents are reported over time
+            time.sleep(pause)
     valid, _ = qcloud.otaIoctlNumber(pid, name, OtaCmdType.IOT_OTAG_CHECK_FIRMWARE)
     if valid == 0:
         rc, mid = qcloud.otaReportUpgradeSuccess(pid, name, None)
