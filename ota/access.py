@@ -33,8 +33,8 @@ def _require_login():
         return None
     if request.headers.get("HX-Request"):
         # htmx follows a plain redirect into the swapped element; send the whole page instead.
-        return "", 401, {"HX-Redirect": url_for("auth.login", next=request.full_path)}
-    return redirect(url_for("auth.login", next=request.full_path))
+        return "", 401, {"HX-Redirect": url_for("auth.login", next=request.full_path.rstrip("?"))}
+    return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
 
 
 def init_app(app: Flask) -> None:

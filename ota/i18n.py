@@ -4,7 +4,7 @@ from pathlib import Path
 
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
-from flask import Flask, current_app, has_request_context, request, session
+from flask import Flask, current_app, has_request_context, session
 
 from flask_babel import refresh
 
@@ -14,16 +14,12 @@ SOURCE_DIR = Path(__file__).parent / "translations"
 
 
 def select_locale() -> str:
-    """Use the language the user chose, else the browser's preference, else Chinese."""
+    """Use the language the user chose, else Chinese (the console's language; English is a switch)."""
     languages = current_app.config["LANGUAGES"]
     if not has_request_context():  # CLI, jobs, the gateway: messages in the default language
         return current_app.config["BABEL_DEFAULT_LOCALE"]
     chosen = session.get("lang")
-    if chosen in languages:
-        return chosen
-    return request.accept_languages.best_match(list(languages)) or current_app.config[
-        "BABEL_DEFAULT_LOCALE"
-    ]
+    return chosen if chosen in languages else current_app.config["BABEL_DEFAULT_LOCALE"]
 
 
 def compile_catalogs(target: Path) -> None:

@@ -3,6 +3,11 @@
   "use strict";
   var token = function () { return document.querySelector('meta[name="csrf-token"]').content; };
 
+  // htmx-ext-ws backs off up to 64 s by default; a console should be back within ~10 s.
+  document.addEventListener("DOMContentLoaded", function () {
+    htmx.config.wsReconnectDelay = function (n) { return Math.min(10000, 500 * Math.pow(2, n)) * (0.5 + Math.random() / 2); };
+  });
+
   document.addEventListener("htmx:configRequest", function (e) {
     e.detail.headers["X-CSRFToken"] = token();
   });
