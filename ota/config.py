@@ -56,6 +56,9 @@ def load(instance_path: str) -> dict:
         "PUBLIC_BASE_URL": (env("PUBLIC_BASE_URL") or "http://127.0.0.1:5000").rstrip("/"),
         "RQ_QUEUE": env("RQ_QUEUE") or "ota",
         "DOWNLOAD_TOKEN_TTL": int(env("DOWNLOAD_TOKEN_TTL") or 24 * 3600),
+        # The sweeper's period and when a creating task counts as abandoned (drills shorten both).
+        "SWEEP_SECONDS": int(env("SWEEP_SECONDS") or 30),
+        "SWEEP_STALE_SECONDS": int(env("SWEEP_STALE_SECONDS") or 120),
         # Console rules (DESIGN.md section 5).
         "FIRMWARE_MAX_BYTES": 1024 * MiB,
         "FIRMWARE_LIMIT": 100,

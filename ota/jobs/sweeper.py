@@ -9,6 +9,7 @@ import logging
 import time
 from datetime import datetime, timedelta, timezone
 
+from flask import current_app
 from rq import Queue
 from sqlalchemy import delete, exists, update
 
@@ -28,8 +29,9 @@ _NO_SYNC = {"synchronize_session": False}
 
 def schedule_next(queue: Queue) -> bool:
     """Schedule the sweep of the next time slot (job id from the slot, so workers never double it)."""
-    slot = int(time.time() // SWEEP_SECONDS) + 1
-    at = datetime.fromtimestamp(slot * SWEEP_SECONDS, tz=timezone.utc)
+    every = current_app.config.get("SWEEP_SECONDS", SWEEP_SECONDS)
+    slot = int(time.time() // every) + 1
+    at = datetime.fromtimestamp(slot * every, tz=timezone.utc)
     return enqueue_unique(queue, sweep, f"ota-sweep-{slot}", at=at, result_ttl=600, failure_ttl=3600)
 
 
@@ -40,9 +42,11 @@ def sweep() -> dict:
     return run_sweeps()
 
 
-def run_sweeps(now=None, stale_after: int = STALE_SECONDS, give_up_after: int = GIVE_UP_SECONDS) -> dict:
+def run_sweeps(now=None, stale_after: int | None = None, give_up_after: int = GIVE_UP_SECONDS) -> dict:
     """Run each sweep and return what it did (counts)."""
     now = now or utcnow()
+    if stale_after is None:
+        stale_after = current_app.config.get("SWEEP_STALE_SECONDS", STALE_SECONDS)
     result = {"timeouts": upgrades.fail_timeouts(now)}
     result.update(sweep_tasks(now, stale_after, give_up_after))
     result["kicked"] = kick_idle_pending(now)
