@@ -53,6 +53,9 @@ def test_the_sdks_spaced_json_parses():
     (progress("fail", code="bad"), "not a number"),
     (b"\xff\xfe", "not JSON"),
     (b" " * (MAX_PAYLOAD + 1), "over"),
+    (b'{"type": "report_version", "report": {"version": "1.0\\u0000"}}', "unprintable"),
+    (b'{"type": "report_version", "report": {"version": "1.0\\ud800"}}', "unprintable"),
+    (progress("done", version="1.2\n0"), "unprintable"),
 ])
 def test_malformed_reports_say_why(payload, reason):
     with pytest.raises(Malformed, match=reason):

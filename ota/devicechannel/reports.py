@@ -59,6 +59,10 @@ def _version(value, what: str = "version") -> str:
     value = value.strip()
     if not 1 <= len(value) <= MAX_VERSION:
         raise Malformed(f"{what} must be 1-{MAX_VERSION} characters")
+    if not value.isprintable():
+        # A NUL (PostgreSQL refuses it in text) or a lone surrogate (cannot be encoded) would fail
+        # the whole batch's transaction and so lose the other devices' reports with it.
+        raise Malformed(f"{what} has unprintable characters")
     return value
 
 
