@@ -104,7 +104,8 @@ class SimDevice:
                 await asyncio.sleep(min(10, 1 + attempt))
         else:
             raise ConnectionError("broker unreachable")
-        self.phase = "online"
+        if self.phase not in ("done", "failed"):  # a reconnect after a lost link keeps the outcome
+            self.phase = "online"
         self._report({"type": "report_version", "report": {"version": self.version}}, 1)
 
     async def run(self, url: str, timing: Timing) -> None:
