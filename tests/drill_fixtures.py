@@ -198,4 +198,5 @@ class FleetThread:
 
     def join(self, timeout: float) -> None:
         self._thread.join(timeout)
-        assert not self._thread.is_alive(), "the simulated fleet did not settle"
+        assert not self._thread.is_alive(), "the simulated fleet did not settle: " + ", ".join(
+            f"{d.name} {d.phase} (resumed {d.resumed}, ranges {d.ranges}, error {d.error})" for d in self.sims)
