@@ -6,7 +6,7 @@ from datetime import timedelta
 import redis
 from flask import current_app
 from rq import get_current_job
-from rq.exceptions import DuplicateJobError, NoSuchJobError
+from rq.exceptions import DuplicateJobError, InvalidJobOperation, NoSuchJobError
 from rq.job import Job, JobStatus
 from sqlalchemy import insert, update
 from sqlalchemy.exc import IntegrityError
@@ -48,9 +48,14 @@ def enqueue_unique(queue, fn, job_id: str, *args, at=None, **opts) -> bool:
         except DuplicateJobError:
             try:
                 old = Job.fetch(job_id, connection=queue.connection)
+                status = old.get_status()
             except NoSuchJobError:
                 continue
-            if old.get_status() not in _DEAD:
+            except InvalidJobOperation:
+                # A hash without a status: RQ is deleting the finished job (result_ttl=0); finish that.
+                queue.connection.delete(Job.key_for(job_id))
+                continue
+            if status not in _DEAD:
                 return False
             old.delete()
     return False
