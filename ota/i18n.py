@@ -7,6 +7,7 @@ from babel.messages.pofile import read_po
 from flask import Flask, current_app, has_request_context, session
 
 from flask_babel import refresh
+from flask_babel.speaklater import LazyString
 
 from ota.extensions import babel
 
@@ -40,8 +41,20 @@ def compile_catalogs(target: Path) -> None:
         os.replace(tmp, mo)  # atomic, for processes starting together
 
 
+def escape_lazy_strings() -> None:
+    """Make Jinja escape lazy_gettext() strings like any str (Flask-Babel marks them safe HTML).
+
+    LazyString.__html__ returns str(self), so `_l("… %(value)s", value=user_data)` reached pages
+    unescaped (a CSV cell or product name as live HTML). No msgid carries markup, so nothing
+    relies on it; without __html__ markupsafe escapes str(lazy).
+    """
+    if "__html__" in LazyString.__dict__:
+        del LazyString.__html__
+
+
 def init_app(app: Flask) -> None:
     """Compile the catalogs and bind Flask-Babel."""
+    escape_lazy_strings()
     target = Path(app.instance_path) / "translations"
     compile_catalogs(target)
     app.config["BABEL_TRANSLATION_DIRECTORIES"] = str(target)
