@@ -52,6 +52,7 @@ def test_the_sdks_spaced_json_parses():
     (progress("fail", code=""), "fail without result_code"),
     (progress("fail", code="bad"), "not a number"),
     (b"\xff\xfe", "not JSON"),
+    (b"[" * 50_000, "not JSON \\(RecursionError"),  # under MAX_PAYLOAD, too deep for json.loads
     (b" " * (MAX_PAYLOAD + 1), "over"),
     (b'{"type": "report_version", "report": {"version": "1.0\\u0000"}}', "unprintable"),
     (b'{"type": "report_version", "report": {"version": "1.0\\ud800"}}', "unprintable"),

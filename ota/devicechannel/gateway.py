@@ -3,7 +3,9 @@
 Threads: paho's network loop only queues raw messages; one ingest thread parses them, applies
 up to BATCH_MAX of them (or whatever arrived within BATCH_SECONDS) in one transaction, commits,
 then answers the devices and publishes live events; a heartbeat thread keeps the Redis key the
-web's banner checks alive while the broker link is up.
+web's banner checks alive while the broker link is up. No message or batch can end the ingest
+thread (each failure is logged with its traceback); should it end anyway, the heartbeat is
+withdrawn (the banner shows) and run_gateway exits 1 so the launcher restarts the process.
 
 Scaling out: Mosquitto 2.0.11 (verified) never delivers `$` topics through a shared subscription
 (`$share/g/$ota/report/+/+` is granted but silent), so the default is a plain subscription and
@@ -14,6 +16,7 @@ import os
 import queue
 import signal
 import socket
+import sys
 import threading
 import time
 import uuid
@@ -59,6 +62,7 @@ class Gateway:
         self.connected = threading.Event()
         self.subscribed = threading.Event()
         self._stop = threading.Event()
+        self.failed = threading.Event()  # set when the ingest thread died: the process must exit
         self._beat_now = threading.Event()
         self._threads: list[threading.Thread] = []
         self.stats = {"received": 0, "applied": 0, "dropped": 0, "batches": 0, "connects": 0}
@@ -126,7 +130,7 @@ class Gateway:
     # --- heartbeat ---------------------------------------------------------------------------
     def _heartbeat_loop(self) -> None:
         with self.app.app_context():
-            while not self._stop.is_set():
+            while not self._stop.is_set() and not self.failed.is_set():
                 if self.connected.is_set():
                     try:
                         get_redis().set(GATEWAY_HEARTBEAT_KEY, self.name, ex=HEARTBEAT_TTL)
@@ -134,6 +138,17 @@ class Gateway:
                         log.warning("heartbeat not stored (%s)", e)
                 self._beat_now.wait(HEARTBEAT_EVERY)
                 self._beat_now.clear()
+            if self.failed.is_set():
+                self._withdraw_heartbeat()
+
+    def _withdraw_heartbeat(self) -> None:
+        """Delete the heartbeat if it is ours, so the banner shows now rather than after the TTL."""
+        try:
+            r = get_redis()
+            if r.get(GATEWAY_HEARTBEAT_KEY) in (self.name, self.name.encode()):
+                r.delete(GATEWAY_HEARTBEAT_KEY)  # another gateway that beats meanwhile sets it again
+        except Exception as e:
+            log.warning("heartbeat not withdrawn (%s)", e)
 
     # --- ingest ------------------------------------------------------------------------------
     def _collect(self) -> list[tuple[str, bytes, float]]:
@@ -154,24 +169,39 @@ class Gateway:
         return batch
 
     def _ingest_loop(self) -> None:
-        while True:
-            raw = self._collect()
-            if not raw:
-                if self._stop.is_set():
-                    return
-                continue
-            reports = []
-            for topic, payload, received in raw:
+        """Hear messages until stopped; if this thread ever ends otherwise, mark the gateway failed."""
+        try:
+            while True:
                 try:
-                    reports.append(parse(topic, payload, received))
-                except Malformed as e:
-                    log.warning("dropped %s: %s", topic, e)
-                    self.stats["dropped"] += 1
-            if reports:
-                try:
-                    self._apply(reports)
-                except Exception:  # a bug in one batch must not stop hearing devices
-                    log.exception("batch of %d reports failed", len(reports))
+                    raw = self._collect()
+                    if not raw:
+                        if self._stop.is_set():
+                            return
+                        continue
+                    reports = self._parse_all(raw)
+                    if reports:
+                        self._apply(reports)
+                except Exception:  # one bad message or batch must never stop hearing every device
+                    log.exception("ingest: unexpected error; carrying on with the next messages")
+        finally:
+            if not self._stop.is_set():  # a BaseException or a bug in the guard itself
+                log.critical("ingest thread died: devices are no longer heard; stopping the heartbeat")
+                self.failed.set()
+                self._beat_now.set()
+
+    def _parse_all(self, raw) -> list:
+        """Parse each message; a bad one (even one that trips a bug in the parser) is logged and dropped."""
+        reports = []
+        for topic, payload, received in raw:
+            try:
+                reports.append(parse(topic, payload, received))
+            except Malformed as e:
+                log.warning("dropped %s: %s", topic, e)
+                self.stats["dropped"] += 1
+            except Exception:
+                log.exception("dropped %s: the parser failed on it", topic)
+                self.stats["dropped"] += 1
+        return reports
 
     def _apply(self, reports) -> None:
         """Apply one batch (retrying a database hiccup), then send replies and events."""
@@ -200,18 +230,27 @@ class Gateway:
         self.stats["batches"] += 1
 
 
-def run_gateway() -> None:
-    """Run one gateway until SIGTERM or Ctrl-C."""
+def run_gateway(app: Flask | None = None) -> None:
+    """Run one gateway until SIGTERM or Ctrl-C; exit 1 if its ingest thread dies (the launcher restarts it)."""
     logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO"),
                         format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    from ota import create_app
+    if app is None:
+        from ota import create_app
 
-    gw = Gateway(create_app()).start()
+        app = create_app()
+    gw = Gateway(app).start()
     done = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: done.set())
     signal.signal(signal.SIGINT, lambda *_: done.set())
     log.info("gateway %s started (%s)", gw.name, gw.url)
-    while not done.wait(60):
-        log.info("gateway stats %s", gw.stats)
+    last = time.monotonic()
+    while not done.wait(1):
+        if gw.failed.is_set():
+            # A process that lives on without hearing devices would look healthy to the launcher.
+            log.critical("gateway %s exits: its ingest thread died (stats %s)", gw.name, gw.stats)
+            gw.stop()
+            sys.exit(1)
+        if time.monotonic() - last >= 60:
+            last = time.monotonic()
+            log.info("gateway stats %s", gw.stats)
     gw.stop()
-

@@ -75,8 +75,8 @@ def parse(topic: str, payload: bytes, received: float = 0.0) -> Report:
         raise Malformed(f"payload of {len(payload)} bytes is over {MAX_PAYLOAD}")
     try:
         msg = json.loads(payload)
-    except (ValueError, UnicodeDecodeError) as e:
-        raise Malformed(f"not JSON ({str(e)[:60]})") from None
+    except Exception as e:  # noqa: BLE001 - not only ValueError: b"[" * 50000 is a RecursionError
+        raise Malformed(f"not JSON ({type(e).__name__}: {str(e)[:60]})") from None
     if not isinstance(msg, dict):
         raise Malformed("not a JSON object")
     report = msg.get("report")
