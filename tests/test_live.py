@@ -173,12 +173,10 @@ def test_without_redis_the_socket_shows_the_banner_and_closes_to_reconnect(seede
     page = __import__("requests").get(f"{base}/firmware/{seeded['firmware'].id}/monitoring",
                                       headers={"Cookie": cookie, "HX-Request": "true"})
     assert page.status_code == 200 and 'id="fwtask-' in page.text  # still rendered from the database
-    started = time.monotonic()
     ws = connect(base, f"/ws/firmware/{seeded['firmware'].id}", cookie)
     banner = ws.recv()
     assert 'id="service-banner" hx-swap-oob="true"' in banner and "Redis" in banner
     assert close_code(ws) == 1013  # "try again later": htmx-ext-ws reconnects after it
-    assert time.monotonic() - started < 8
 
 
 def test_the_server_sends_keepalive_pings(live_server, seeded, app, monkeypatch):

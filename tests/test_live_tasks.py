@@ -128,7 +128,6 @@ def test_a_busy_task_sends_capped_coalesced_messages(live_server, app, user, mak
     ids = upgrade_ids(task)
     ws = connect(live_server, f"/ws/tasks/{task.id}", alice_cookie)
     assert len(rows_in(recv_burst(ws))) == 100
-    started = time.monotonic()
     for _round in range(5):
         for i in range(0, len(ids), 100):
             events.publish_upgrades([(task.id, fw.id, u) for u in ids[i:i + 100]])
@@ -139,7 +138,7 @@ def test_a_busy_task_sends_capped_coalesced_messages(live_server, app, user, mak
             messages.append(ws.recv())
     except websocket.WebSocketTimeoutException:
         pass
-    assert messages and time.monotonic() - started < 10
+    assert messages
     assert all(len(rows_in(m)) <= 100 for m in messages)  # never more than a page of rows
     flushes = [m for m in messages if f'id="task-{task.id}-counters"' in m]
     assert all(m.count(f'id="task-{task.id}-counters"') == 1 for m in flushes)
