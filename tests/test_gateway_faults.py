@@ -1,5 +1,6 @@
 """The gateway under faults, on the real broker, Redis and database: nothing a device sends stops it,
 and if its ingest thread ever dies the heartbeat goes and the process exits 1."""
+import json
 import signal
 import threading
 import time
@@ -10,7 +11,7 @@ import redis
 from ota.devicechannel import gateway as gateway_module
 from ota.devicechannel.gateway import Gateway, run_gateway
 from ota.extensions import db
-from ota.models import DeviceUpgrade
+from ota.models import Device, DeviceUpgrade
 from ota.services.health import GATEWAY_HEARTBEAT_KEY
 from tests.devicechannel_fixtures import *  # noqa: F401,F403
 
@@ -120,3 +121,35 @@ def test_run_gateway_exits_1_when_the_ingest_thread_dies(app, monkeypatch, logs)
     assert exited.value.code == 1
     assert "ingest thread died" in logs.text
     assert not redis.Redis.from_url(app.config["REDIS_URL"]).exists(GATEWAY_HEARTBEAT_KEY)
+
+
+def _progress(state, version="1.2.0", percent=None, code="0") -> bytes:
+    p = {"state": state, "result_code": code, "result_msg": ""}
+    if percent is not None:
+        p["percent"] = percent
+    return json.dumps({"type": "report_progress", "report": {"progress": p, "version": version}}).encode()
+
+
+def test_one_devices_bad_values_cost_only_its_own_report(fleet, mqtt_device, gateway, logs):
+    """A 300-digit result_code (error_detail is 255 on PostgreSQL) or a formula for a version, sent
+    among other devices' reports in the same batch: only the bad report is dropped."""
+    fw = fleet.firmware("1.2.0")
+    devs = fleet.devices(21)
+    ups = fleet.upgrade(devs, fw)
+    bad, good = devs[0], devs[1:]
+    sender = mqtt_device(fleet.code, "sender")
+    for i, d in enumerate(good):
+        sender.client.publish(f"$ota/report/{fleet.code}/{d.name}", _progress("downloading", percent=i), qos=1)
+        if i == 10:
+            sender.client.publish(f"$ota/report/{fleet.code}/{bad.name}", _progress("fail", code="9" * 300), qos=1)
+            sender.client.publish(f"$ota/report/{fleet.code}/{bad.name}", json.dumps(
+                {"type": "report_version", "report": {"version": '=HYPERLINK("http://e.vil","x")'}}), qos=1)
+    want = {u.id: i for i, u in enumerate(ups[1:])}
+    assert wait_for(lambda: dict(db.session.execute(db.select(DeviceUpgrade.id, DeviceUpgrade.percent)
+                                                    .where(DeviceUpgrade.id.in_(want)))
+                                 .all()) == want)
+    assert wait_for(lambda: "result_code 99999999999999999999... (300 digits) is out of range" in logs.text)
+    assert wait_for(lambda: "'=HYPERLINK" in logs.text and "is not 1-32 of letters" in logs.text)
+    r = fresh(DeviceUpgrade, ups[0].id)
+    assert (r.status, r.error_detail) == ("pushed", None)
+    assert fresh(Device, bad.id).version == "1.0.0"

@@ -57,10 +57,33 @@ def test_the_sdks_spaced_json_parses():
     (b'{"type": "report_version", "report": {"version": "1.0\\u0000"}}', "unprintable"),
     (b'{"type": "report_version", "report": {"version": "1.0\\ud800"}}', "unprintable"),
     (progress("done", version="1.2\n0"), "unprintable"),
+    # DESIGN.md section 5: 1-32 of letters, digits, '.', '-', '_' (also no CSV formula in an export).
+    (version('=HYPERLINK("http://e.vil","x")'), "is not 1-32 of letters"),
+    (version("@SUM(1+1)"), "is not 1-32 of letters"),
+    (version("1.0 beta"), "is not 1-32 of letters"),
+    (version("1.0+build7"), "is not 1-32 of letters"),
+    (version("版本1"), "is not 1-32 of letters"),
+    (version("1" * 33), "1-32 characters"),
+    (progress("downloading", version="=1+1", percent=5), "is not 1-32 of letters"),
+    # result_code is stored as text in error_detail (255): a 32-bit int, as the SDK sends.
+    (progress("fail", code="9" * 300), r"\(300 digits\) is out of range"),
+    (progress("fail", code=str(2**31)), "result_code 2147483648 is out of range"),
+    (progress("fail", code=-2**31 - 1), "out of range"),
+    (progress("fail", code="1e15"), "out of range|not a number|type"),
 ])
 def test_malformed_reports_say_why(payload, reason):
     with pytest.raises(Malformed, match=reason):
         parse(T, payload)
+
+
+@pytest.mark.parametrize("given,expected", [("V1.2.3-rc_1", "V1.2.3-rc_1"), (" 1.0.0 ", "1.0.0"), ("a" * 32, "a" * 32)])
+def test_versions_by_the_consoles_rule_are_accepted(given, expected):
+    assert parse(T, version(given)).version == expected
+
+
+@pytest.mark.parametrize("code", [-2**31, 2**31 - 1, "-4", " 0 "])
+def test_result_codes_within_32_bits_are_accepted(code):
+    assert parse(T, progress("fail", code=code)).result_code == int(code)
 
 
 def test_a_topic_that_is_not_a_report_is_refused():

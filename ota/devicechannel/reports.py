@@ -4,6 +4,7 @@ The real SDK sends numbers as strings and pads JSON with spaces: parse values, n
 Anything that is not exactly a report we understand raises Malformed with a reason for the log.
 """
 import json
+import re
 from dataclasses import dataclass
 
 from ota.devicechannel import protocol
@@ -11,6 +12,10 @@ from ota.devicechannel import protocol
 MAX_PAYLOAD = 64 * 1024
 MAX_VERSION = 32
 STATES = ("downloading", "burning", "done", "fail")
+# DESIGN.md section 5, the console's own rule for a firmware version; a device's version that breaks
+# it can never be an upgrade's target, would not fit the column, and could be a CSV formula (=...).
+VERSION_RE = re.compile(r"[A-Za-z0-9._-]{1,%d}" % MAX_VERSION)
+RESULT_CODE_RANGE = (-2**31, 2**31 - 1)  # the SDK's int; stored as text in error_detail
 
 
 class Malformed(ValueError):
@@ -63,6 +68,8 @@ def _version(value, what: str = "version") -> str:
         # A NUL (PostgreSQL refuses it in text) or a lone surrogate (cannot be encoded) would fail
         # the whole batch's transaction and so lose the other devices' reports with it.
         raise Malformed(f"{what} has unprintable characters")
+    if not VERSION_RE.fullmatch(value):
+        raise Malformed(f"{what} {value!r} is not 1-{MAX_VERSION} of letters, digits, '.', '-', '_'")
     return value
 
 
@@ -104,6 +111,10 @@ def parse(topic: str, payload: bytes, received: float = 0.0) -> Report:
         if code is None or code == "":
             raise Malformed("fail without result_code")
         code = _int(code, "result_code")
+        if not RESULT_CODE_RANGE[0] <= code <= RESULT_CODE_RANGE[1]:
+            # A 300-digit code overflowed error_detail on PostgreSQL and failed the whole batch.
+            shown = str(code) if len(str(code)) <= 20 else f"{str(code)[:20]}... ({len(str(code))} digits)"
+            raise Malformed(f"result_code {shown} is out of range")
     else:
         code = None
     return Report(product, device, "progress", _version(report.get("version")), state=state,
