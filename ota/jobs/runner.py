@@ -1,5 +1,6 @@
 """The RQ worker process: `python worker.py`."""
 import logging
+import os
 import time
 
 import redis
@@ -27,7 +28,10 @@ def run_worker(burst: bool = False) -> None:
                 # dies with a Redis outage, and RQ's defaults restart it only every 10 minutes.
                 worker = Worker([queue], connection=queue.connection, maintenance_interval=2 * every,
                                 worker_ttl=every + 15)
-            worker.work(with_scheduler=True, burst=burst)
+            # RQ logs two lines per job at INFO, which buries the terminal under the 30 s sweeper;
+            # our own ota.* loggers stay at INFO.
+            worker.work(with_scheduler=True, burst=burst,
+                        logging_level=os.environ.get("RQ_LOG_LEVEL", "WARNING"))
             return
         except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as e:
             # RQ quits when Redis goes away while a job runs (and cannot start without it): wait for

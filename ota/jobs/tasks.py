@@ -105,6 +105,8 @@ def create_task_job(task_id: int) -> str | None:
     db.session.expire_all()
     task = db.session.get(UpgradeTask, task_id)
     events.publish_task(task.id, task.firmware_id)
+    log.info("task %s: %s, %s devices, %s skipped%s", task.id, task.status, task.device_count,
+             len(task.skipped or []), f" ({task.failure_code})" if task.failure_code else "")
     if task.status == TaskStatus.CREATED:
         kick_dispatch(task.id)
     return task.status
