@@ -43,7 +43,7 @@ bench: install-dev
 	$(PY) -m bench
 
 demo: install-dev sdk-venv
-	$(PY) -m ota.runtime.demo
+	$(PY) -m ota.runtime.demo $(DEMO_ARGS)
 
 clean:
 	rm -rf $(VENV) .venv-sdk instance
