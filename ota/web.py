@@ -2,9 +2,57 @@
 from flask import Flask, request
 from flask_babel import format_datetime, get_locale
 from flask_login import current_user
+from werkzeug.routing import IntegerConverter
 
 from ota.models import TaskStatus, UpgradeStatus
 from ota.services.health import service_problems
+
+
+# The largest id a table holds (PostgreSQL integer). A larger number in a URL overflowed the
+# database driver (a 500: OverflowError on SQLite past 2**63, NumericValueOutOfRange on PostgreSQL).
+ID_MAX = 2**31 - 1
+
+
+def _at_most(limit: int) -> str:
+    """Return a regex of the numbers 1..limit written without leading zeros."""
+    s, n = str(limit), len(str(limit))
+    alts = [rf"[1-9]\d{{0,{n - 2}}}"] if n > 1 else []  # every shorter number
+    for i, digit in enumerate(s):  # same length: limit's first i digits, then a smaller digit
+        low, rest = (1 if i == 0 else 0), n - i - 1
+        if int(digit) > low:
+            alts.append(f"{s[:i]}[{low}-{int(digit) - 1}]" + (rf"\d{{{rest}}}" if rest else ""))
+    return "(?:" + "|".join([*alts, s]) + ")"
+
+
+class IdConverter(IntegerConverter):
+    """The `<int:...>` converter of every route: only 1..ID_MAX match, so any other number is a 404.
+
+    The bound is in the regex: Werkzeug converts values only after choosing a rule, so a
+    to_python refusal would be a 405 (or, on a socket route, a 400) where another method matched.
+    """
+
+    regex = _at_most(ID_MAX)
+
+    def __init__(self, map, fixed_digits=0, min=1, max=ID_MAX, signed=False):
+        super().__init__(map, fixed_digits, min, max, signed)
+
+
+def bounded_int(value, default=None):
+    """Return value as an id-sized int (1..ID_MAX), or default when it is absent, not a number, or outside."""
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        return default
+    return number if 1 <= number <= ID_MAX else default
+
+
+def page_arg(args=None) -> int:
+    """Return ?page= clamped to 1..ID_MAX (1 when absent or not a number): a huge page is just past the end."""
+    value = (request.args if args is None else args).get("page")
+    try:
+        return min(max(int(value), 1), ID_MAX)
+    except (TypeError, ValueError):
+        return 1
 
 
 def wants_fragment() -> bool:
@@ -37,7 +85,8 @@ def _vary(response):
 
 
 def init_app(app: Flask) -> None:
-    """Register filters, globals and the Vary header."""
+    """Register the id converter (before any blueprint adds a route), filters, globals and the Vary header."""
+    app.url_map.converters["int"] = IdConverter
     app.jinja_env.filters["filesize"] = filesize
     app.jinja_env.filters["when"] = when
     app.after_request(_vary)

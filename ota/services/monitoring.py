@@ -5,6 +5,7 @@ from sqlalchemy import func
 
 from ota.extensions import db
 from ota.models import Device, DeviceUpgrade, UpgradeStatus, UpgradeTask, User
+from ota.web import page_arg
 
 PER_PAGE = 20
 TABS = ("tasks", "devices")
@@ -25,15 +26,11 @@ class View:
         """Read the view from query args, ignoring values that are not allowed."""
         tab = args.get("tab", "tasks")
         status = args.get("status", "")
-        try:
-            page = max(1, int(args.get("page", 1)))
-        except (TypeError, ValueError):
-            page = 1
         return cls(
             tab=tab if tab in TABS else "tasks",
             status=status if status in UpgradeStatus.ALL else "",
             q=(args.get("q") or "").strip()[:48],
-            page=page,
+            page=page_arg(args),
         )
 
     def args(self, **changes) -> dict:

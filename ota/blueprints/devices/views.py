@@ -9,7 +9,7 @@ from ota.models import Product
 from ota.services import csvnames
 from ota.services import devices as device_service
 from ota.services import products as product_service
-from ota.web import wants_fragment
+from ota.web import page_arg, wants_fragment
 
 ERRORS_SHOWN = 200  # bad CSV lines listed in the page; the count says how many more
 SKIPPED_SHOWN = 20
@@ -91,7 +91,7 @@ def _device_page(product: Product, add_form=None, import_form=None, import_error
     """Render a product's page (or only its device table, for an htmx search or page change)."""
     q = request.args.get("q", "").strip()
     version = request.args.get("version", "").strip()
-    page = device_service.page_devices(product.id, q, version, request.args.get("page", 1, type=int))
+    page = device_service.page_devices(product.id, q, version, page_arg())
     context = {"product": product, "page": page, "q": q, "version": version}
     # A history restore (back button after a search) wants the whole page, not the table.
     if wants_fragment() and request.method == "GET" and not request.headers.get("HX-History-Restore-Request"):

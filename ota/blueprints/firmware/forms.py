@@ -8,6 +8,7 @@ from wtforms.validators import ValidationError
 from ota.extensions import db
 from ota.models import Product
 from ota.services import firmware as rules
+from ota.web import bounded_int
 
 
 def _check(message) -> None:
@@ -56,10 +57,7 @@ class FirmwareForm(FirmwareInfoForm):
 
     def product_id(self) -> int | None:
         """Return the chosen product's id when it is one of the account's products."""
-        try:
-            product = rules.account_product(self.account_id, int(self.product.data))
-        except (TypeError, ValueError):
-            return None
+        product = rules.account_product(self.account_id, bounded_int(self.product.data))
         return product.id if product else None
 
     def validate_product(self, field):

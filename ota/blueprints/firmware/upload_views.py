@@ -10,6 +10,7 @@ from ota.blueprints.firmware.forms import FirmwareForm
 from ota.services import firmware as service
 from ota.services import uploads
 from ota.services.storage import get_storage
+from ota.web import bounded_int
 
 STALE_STAGING_SECONDS = 24 * 3600
 
@@ -39,7 +40,7 @@ def _create(form: FirmwareForm, upload) -> "service.Firmware":
 def new():
     """Show the 添加固件 form."""
     form = FirmwareForm(account_id())
-    product = request.args.get("product", type=int)
+    product = bounded_int(request.args.get("product"))
     if product and service.account_product(account_id(), product):
         form.product.data = str(product)
     return render_template("firmware/new.html", form=form)

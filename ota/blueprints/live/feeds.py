@@ -7,6 +7,7 @@ from ota.models import DeviceUpgrade, Firmware, UpgradeStatus, UpgradeTask
 from ota.services.events import firmware_channel, task_channel
 from ota.services.health import MESSAGES
 from ota.services.live import Changes, Feed
+from ota.web import page_arg
 
 
 def banner_html(codes: list[str]) -> str:
@@ -92,7 +93,7 @@ class TaskFeed(PageFeed):
         status = args.get("status")
         self.status = status if status in UpgradeStatus.ALL else None
         self.q = (args.get("q") or "").strip()[:64]
-        self.page_no = max(1, args.get("page", 1, type=int) or 1)
+        self.page_no = page_arg(args)
         self.channels = [task_channel(task_id)]
         self.shown: set[int] = set()
 

@@ -10,7 +10,7 @@ from ota.blueprints.tasks import bp
 from ota.extensions import db
 from ota.models import UpgradeStatus, UpgradeTask, User
 from ota.services import tasks, upgrades
-from ota.web import when
+from ota.web import page_arg, when
 
 PER_PAGE = 100
 
@@ -25,7 +25,7 @@ def detail(task_id: int):
     """Show the task page; an htmx request for the device table gets only the table."""
     task = owned_or_404(UpgradeTask, task_id)
     status, q = _filters()
-    page = db.paginate(upgrades.records_query(task.id, status, q), page=request.args.get("page", 1, type=int),
+    page = db.paginate(upgrades.records_query(task.id, status, q), page=page_arg(),
                        per_page=PER_PAGE, error_out=False, count=True)
     ctx = {"task": task, "counts": upgrades.status_counts(task.id), "status_filter": status, "q": q, "page": page}
     if request.headers.get("HX-Target") == "task-devices" and request.headers.get("HX-Request"):

@@ -6,6 +6,7 @@ from ota.blueprints.tasks import bp
 from ota.extensions import db
 from ota.models import Device, Firmware
 from ota.services import picker
+from ota.web import page_arg
 
 
 def _token() -> str:
@@ -17,7 +18,7 @@ def _token() -> str:
 
 def _render(firmware: Firmware, token: str):
     q = request.values.get("q", "").strip()
-    page = db.paginate(picker.matching(firmware.product_id, q), page=request.args.get("page", 1, type=int),
+    page = db.paginate(picker.matching(firmware.product_id, q), page=page_arg(),
                        per_page=picker.PAGE_SIZE, error_out=False)
     ids = [d.id for d in page.items]
     return render_template("tasks/_picker.html", firmware=firmware, token=token, q=q, page=page,
