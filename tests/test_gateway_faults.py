@@ -10,6 +10,7 @@ import redis
 
 from ota.devicechannel import gateway as gateway_module
 from ota.devicechannel.gateway import Gateway, run_gateway
+from ota.devicechannel.reports import Report
 from ota.extensions import db
 from ota.models import Device, DeviceUpgrade
 from ota.services.health import GATEWAY_HEARTBEAT_KEY
@@ -153,3 +154,38 @@ def test_one_devices_bad_values_cost_only_its_own_report(fleet, mqtt_device, gat
     r = fresh(DeviceUpgrade, ups[0].id)
     assert (r.status, r.error_detail) == ("pushed", None)
     assert fresh(Device, bad.id).version == "1.0.0"
+
+
+@pytest.mark.parametrize("poison", ["unencodable version", "300-digit result_code"])
+def test_a_report_the_database_refuses_costs_only_itself(app, fleet, mqtt_device, gateway, logs, poison):
+    """Defence in depth behind parse: a report that fails the batch's transaction for its data is
+    isolated (the batch is bisected) and dropped alone; every other report lands and is answered."""
+    if poison == "300-digit result_code" and db.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite does not enforce varchar lengths")
+    fw = fleet.firmware("1.2.0")
+    devs = fleet.devices(200)
+    ups = fleet.upgrade(devs, fw)
+    listeners = [mqtt_device(fleet.code, d.name) for d in devs[:2]]
+    code, victim = fleet.code, devs[100].name
+    reports = [Report(code, devs[0].name, "version", "1.0.0"), Report(code, devs[1].name, "version", "1.0.1")]
+    reports += [Report(code, d.name, "progress", "1.2.0", state="downloading", percent=i % 100)
+                for i, d in enumerate(devs[2:], start=2)]
+    bad = (Report(code, victim, "version", "1.0\ud800") if poison == "unencodable version"
+           else Report(code, victim, "progress", "1.2.0", state="fail", result_code=10**300))
+    reports.insert(150, bad)  # after the victim's own good report: that one must still land
+    started = time.monotonic()
+    gateway._apply(reports)
+    took = time.monotonic() - started
+    want = {u.id: i % 100 for i, u in enumerate(ups) if i >= 2}
+    got = dict(db.session.execute(db.select(DeviceUpgrade.id, DeviceUpgrade.percent)
+                                  .where(DeviceUpgrade.id.in_(want))).all())
+    assert got == want
+    assert fresh(DeviceUpgrade, ups[100].id).status == "upgrading"
+    assert [fresh(Device, d.id).version for d in devs[:2]] == ["1.0.0", "1.0.1"]
+    assert fresh(Device, devs[100].id).version == "1.0.0"
+    assert f"dropped $ota/report/{code}/{victim}: the database refused it" in logs.text
+    for device, version in zip(listeners, ["1.0.0", "1.0.1"]):
+        assert device.receive(kind="report_version_rsp")["version"] == version  # still answered
+        assert device.receive(kind="update_firmware")["version"] == "1.2.0"  # and pushed again
+    assert gateway.stats["dropped"] >= 1
+    print(f"\n{poison}: {len(reports)} reports, 1 refused, applied in {took:.2f} s")

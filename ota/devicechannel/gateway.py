@@ -22,7 +22,7 @@ import time
 import uuid
 
 from flask import Flask
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import InterfaceError, OperationalError
 
 from ota.devicechannel import ingest, mqtt, protocol
 from ota.devicechannel.pushes import build_pushes
@@ -38,6 +38,8 @@ BATCH_MAX = 500
 HEARTBEAT_EVERY = 5
 HEARTBEAT_TTL = 15
 DB_RETRIES = 3
+# The database is away, busy or deadlocked: the same batch may well pass a moment later.
+TRANSIENT = (OperationalError, InterfaceError)
 
 
 def subscription(shared_group: str | None) -> str:
@@ -204,20 +206,10 @@ class Gateway:
         return reports
 
     def _apply(self, reports) -> None:
-        """Apply one batch (retrying a database hiccup), then send replies and events."""
+        """Apply one batch (isolating a report the database refuses), then send replies and events."""
         with self.app.app_context():
-            for attempt in range(1, DB_RETRIES + 1):
-                try:
-                    out = ingest.apply(reports)
-                    db.session.commit()
-                    break
-                except SQLAlchemyError as e:
-                    db.session.rollback()
-                    log.warning("batch of %d reports failed (attempt %d): %s", len(reports), attempt, e)
-                    if attempt == DB_RETRIES:
-                        log.error("dropped a batch of %d reports after %d attempts", len(reports), attempt)
-                        return
-                    time.sleep(0.2 * attempt)
+            out = ingest.Outcome()
+            self._apply_parts(reports, out)
             for topic, payload in out.replies:
                 self.client.publish(topic, payload, qos=1)
             if out.resend:
@@ -225,9 +217,58 @@ class Gateway:
                     self.client.publish(push.topic, push.payload, qos=1)
             db.session.remove()
             events.publish_upgrades(out.changed)
-        self.stats["applied"] += len(reports)
+        self.stats["applied"] += len(reports) - out.dropped
         self.stats["dropped"] += out.dropped
         self.stats["batches"] += 1
+
+    def _apply_parts(self, reports, out: ingest.Outcome) -> None:
+        """Commit reports in one transaction; if the database refuses one of them, bisect, so only
+        the report it refuses is lost and every other device's report lands (in arrival order)."""
+        try:
+            got = self._commit(reports)
+        except Exception as e:  # a data error (too long, NUL, unencodable) or a bug on one report
+            reason = (str(e).splitlines() or [type(e).__name__])[0][:200]
+            if len(reports) == 1:
+                r = reports[0]
+                log.error("dropped %s: the database refused it (%s: %s)",
+                          protocol.report_topic(r.product, r.device), type(e).__name__, reason)
+                out.dropped += 1
+                return
+            log.warning("batch of %d reports refused (%s: %s); applying it in halves",
+                        len(reports), type(e).__name__, reason)
+            half = len(reports) // 2
+            self._apply_parts(reports[:half], out)
+            self._apply_parts(reports[half:], out)
+            return
+        if got is None:
+            out.dropped += len(reports)
+            return
+        out.replies += got.replies
+        out.resend += got.resend
+        out.changed += got.changed
+        out.dropped += got.dropped
+
+    def _commit(self, reports) -> ingest.Outcome | None:
+        """Apply and commit, retrying while the database is away or busy; None if it stays so.
+
+        Any other error is the data's (or a bug's): retrying the same reports cannot help, so it is
+        raised for _apply_parts to isolate."""
+        for attempt in range(1, DB_RETRIES + 1):
+            try:
+                out = ingest.apply(reports)
+                db.session.commit()
+                return out
+            except TRANSIENT as e:
+                db.session.rollback()
+                log.warning("batch of %d reports failed (attempt %d): %s", len(reports), attempt, e)
+                if attempt == DB_RETRIES:
+                    log.error("dropped a batch of %d reports after %d attempts", len(reports), attempt)
+                    return None
+                time.sleep(0.2 * attempt)
+            except BaseException:
+                db.session.rollback()
+                raise
+        return None
 
 
 def run_gateway(app: Flask | None = None) -> None:
