@@ -109,6 +109,12 @@ BAD = {
     "unknown state": b'{"type": "report_progress", "report": {"progress": {"state": "dancing"}, "version": "1.2.0"}}',
     "percent not a number": b'{"type": "report_progress", "report": {"progress": {"state": "downloading", '
                             b'"percent": "lots"}, "version": "1.2.0"}}',
+    "percent over 100": b'{"type": "report_progress", "report": {"progress": {"state": "downloading", '
+                        b'"percent": "1000"}, "version": "1.2.0"}}',
+    "percent below 0": b'{"type": "report_progress", "report": {"progress": {"state": "burning", '
+                       b'"percent": -5}, "version": "1.2.0"}}',
+    "percent NaN": b'{"type": "report_progress", "report": {"progress": {"state": "downloading", '
+                   b'"percent": NaN}, "version": "1.2.0"}}',
     "fail without code": b'{"type": "report_progress", "report": {"progress": {"state": "fail"}, "version": "1.2.0"}}',
     "binary": bytes(range(256)),
 }

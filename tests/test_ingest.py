@@ -24,10 +24,24 @@ def version(v):
 
 
 # --- parsing -------------------------------------------------------------------------------
-@pytest.mark.parametrize("given,expected", [("37", 37), (37, 37), (" 40 ", 40), ("150", 100), (-3, 0),
-                                            ("12.7", 12), (99.9, 99), (None, None), ("", None)])
-def test_percent_as_string_or_number_is_clamped(given, expected):
+@pytest.mark.parametrize("given,expected", [("37", 37), (37, 37), (" 40 ", 40), ("0", 0), (100, 100), ("100.0", 100),
+                                            ("-0", 0), ("12.7", 12), (99.9, 99), (None, None), ("", None)])
+def test_percent_as_string_or_number(given, expected):
     assert parse(T, progress("downloading", percent=given)).percent == expected
+
+
+@pytest.mark.parametrize("given,reason", [("150", "outside 0-100"), (-3, "outside 0-100"), ("-5", "outside 0-100"),
+                                          (1000, "outside 0-100"), (100.5, "outside 0-100"), (-0.1, "outside 0-100"),
+                                          ("NaN", "not a finite number"), (float("nan"), "not a finite number"),
+                                          ("inf", "not a finite number"), ("-Infinity", "not a finite number"),
+                                          ("1e400", "not a finite number"), ("9" * 5000, "not a finite number"),
+                                          (10**30, "outside 0-100")])
+def test_a_percent_outside_0_to_100_or_not_finite_drops_the_report(given, reason):
+    """DESIGN.md: percent is 0-100; a device saying -5 or 1000 is broken, and clamping would show 1000 as done."""
+    with pytest.raises(Malformed, match=reason):
+        parse(T, progress("downloading", percent=given))
+    with pytest.raises(Malformed, match=reason):
+        parse(T, progress("burning", percent=given))
 
 
 def test_the_sdks_spaced_json_parses():

@@ -4,6 +4,7 @@ The real SDK sends numbers as strings and pads JSON with spaces: parse values, n
 Anything that is not exactly a report we understand raises Malformed with a reason for the log.
 """
 import json
+import math
 import re
 from dataclasses import dataclass
 
@@ -31,7 +32,7 @@ class Report:
     kind: str  # "version" | "progress"
     version: str  # the running version (report_version) or the target version (report_progress)
     state: str | None = None  # downloading | burning | done | fail
-    percent: int | None = None  # clamped to 0..100
+    percent: int | None = None  # 0..100 (a fraction is cut: 99.9 is 99)
     result_code: int | None = None
     received: float = 0.0  # time.monotonic() when the gateway got it (latency figures)
 
@@ -56,6 +57,32 @@ def _int(value, what: str) -> int:
             if f == f and abs(f) < 1e12:
                 return int(f)
     raise Malformed(f"{what} has type {type(value).__name__}")
+
+
+def _percent(value) -> int:
+    """Accept a percent 0..100 as a JSON number or a string; refuse NaN, infinities and -5 or 1000."""
+    if isinstance(value, bool):
+        raise Malformed("percent is a boolean")
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            number = int(text)
+        except ValueError:
+            try:
+                number = float(text)
+            except ValueError:
+                raise Malformed(f"percent {value[:20]!r} is not a number") from None
+    elif isinstance(value, (int, float)):
+        number = value
+    else:
+        raise Malformed(f"percent has type {type(value).__name__}")
+    # DESIGN.md: percent is 0-100. A value outside it is a broken device, not a rounding error:
+    # drop the report rather than guess (clamping showed 1000 as 100, a finished download).
+    if isinstance(number, float) and not math.isfinite(number):
+        raise Malformed(f"percent {str(value)[:20]} is not a finite number")
+    if not 0 <= number <= 100:
+        raise Malformed(f"percent {str(value)[:20]} is outside 0-100")
+    return int(number)
 
 
 def _version(value, what: str = "version") -> str:
@@ -103,7 +130,7 @@ def parse(topic: str, payload: bytes, received: float = 0.0) -> Report:
         raise Malformed(f"unknown progress state {str(state)[:40]!r}")
     percent = progress.get("percent")
     if percent is not None and percent != "":
-        percent = max(0, min(100, _int(percent, "percent")))
+        percent = _percent(percent)
     else:
         percent = None
     code = progress.get("result_code")
