@@ -20,9 +20,16 @@ CHUNK = 1024 * 1024
 _RANGE = re.compile(r"bytes=(\d*)-(\d*)")
 
 
+def _position(digits: str) -> int:
+    """A byte position; past 18 digits it is beyond any file (and int() would refuse 4300+ digits)."""
+    return int(digits) if len(digits) <= 18 else 10**18
+
+
 def byte_range(header: str | None, size: int) -> tuple[int, int] | None | bool:
     """Return (first, last) inclusive for a single Range header, None for the whole file,
-    False for an impossible range (416). Several ranges are served as the whole file (allowed)."""
+    False for an unsatisfiable range (416). RFC 9110 section 14.2: a Range header that is not a
+    valid byte range ("bytes=5-2", "bytes=-", another unit) is ignored; several ranges are served
+    as the whole file (allowed)."""
     if not header:
         return None
     m = _RANGE.fullmatch(header.strip().replace(" ", ""))
@@ -30,16 +37,18 @@ def byte_range(header: str | None, size: int) -> tuple[int, int] | None | bool:
         return None  # not a byte range we understand (or several): ignore it, send everything
     first, last = m.groups()
     if first == "" and last == "":
-        return False
+        return None  # "bytes=-" is no range at all
     if first == "":  # the last n bytes; more than the file means all of it
-        n = int(last)
+        n = _position(last)
         if n == 0 or size == 0:
-            return False
+            return False  # valid, but a zero-length suffix (or an empty file) is unsatisfiable
         return max(0, size - n), size - 1
-    first = int(first)
-    last = size - 1 if last == "" else min(int(last), size - 1)  # the SDK sends end = size
-    if first >= size or last < first:
+    first = _position(first)
+    if last != "" and _position(last) < first:
+        return None  # invalid (RFC 9110 section 14.1.1): ignored, not 416
+    if first >= size:
         return False
+    last = size - 1 if last == "" else min(_position(last), size - 1)  # the SDK sends end = size
     return first, last
 
 
