@@ -66,11 +66,13 @@ class Receiver:
 
     def _flush(self, data: bytes) -> None:
         self._wait()
-        self._pending = (_hash_pool.submit(self._md5.update, data), _hash_pool.submit(self._sha.update, data))
-        self._staged.write(data)
+        # The write runs beside the hashes, so the request thread is back on the socket at once:
+        # on a disk that throttles write-back, a blocking write here stalled the read for as long.
+        self._pending = (_hash_pool.submit(self._md5.update, data), _hash_pool.submit(self._sha.update, data),
+                         _hash_pool.submit(self._staged.write, data))
 
     def _drain(self) -> None:
-        """Hash and write what is buffered, and wait for the SHA-256 thread."""
+        """Hash and write what is buffered, and wait for the hash and write threads."""
         if self._buf and self._staged is not None:
             self._flush(bytes(self._buf))
         self._buf.clear()
