@@ -1,6 +1,9 @@
 """Request and template helpers every blueprint shares."""
-from flask import Flask, request
+import unicodedata
+
+from flask import Flask, abort, current_app, request
 from flask_babel import format_datetime, get_locale
+from flask_babel import gettext as _
 from flask_login import current_user
 from werkzeug.routing import IntegerConverter
 
@@ -55,6 +58,26 @@ def page_arg(args=None) -> int:
         return 1
 
 
+def form_in_query(view):
+    """Mark a view that binds its query string to a form: the form, not a 400, reports bad characters."""
+    view.ota_form_in_query = True
+    return view
+
+
+def _refuse_control_characters() -> None:
+    """Refuse a query string or URL part holding a control character (NUL fails a PostgreSQL query).
+
+    Refused rather than stripped: such a value comes from a broken link or tampering, and a
+    search for something other than what was asked would mislead.
+    """
+    view = current_app.view_functions.get(request.endpoint) if request.endpoint else None
+    values = [v for v in (request.view_args or {}).values() if isinstance(v, str)]
+    if not getattr(view, "ota_form_in_query", False):
+        values += [*request.args.keys(), *(v for vs in request.args.listvalues() for v in vs)]
+    if any(unicodedata.category(ch) == "Cc" for v in values for ch in v):
+        abort(400, description=_("The address contains a control character (such as NUL). Remove it and try again."))
+
+
 def wants_fragment() -> bool:
     """Return whether htmx asked for a fragment (not a boosted page, not a history restore)."""
     h = request.headers
@@ -87,6 +110,7 @@ def _vary(response):
 def init_app(app: Flask) -> None:
     """Register the id converter (before any blueprint adds a route), filters, globals and the Vary header."""
     app.url_map.converters["int"] = IdConverter
+    app.before_request(_refuse_control_characters)
     app.jinja_env.filters["filesize"] = filesize
     app.jinja_env.filters["when"] = when
     app.after_request(_vary)

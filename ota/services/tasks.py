@@ -7,6 +7,7 @@ from sqlalchemy import distinct, func
 from ota.extensions import db
 from ota.models import Device, DeviceUpgrade, Firmware, Product, TaskStatus, UpgradeStatus, UpgradeTask
 from ota.services import csvnames
+from ota.services.firmware import clean_filename
 
 TIMEOUT_DEFAULT = 600
 TIMEOUT_MIN, TIMEOUT_MAX = 60, 24 * 3600
@@ -215,7 +216,8 @@ def save_task(firmware: Firmware, user_id: int | None, *, method: str, versions=
         source_versions=list(versions) if method == UpgradeTask.METHOD_VERSION else None,
         selection=list(selection) if selection and (method == UpgradeTask.METHOD_NAMES or
                                                      scope == UpgradeTask.SCOPE_SELECTED) else None,
-        csv_filename=csv_filename if method == UpgradeTask.METHOD_NAMES else None,
+        # Printable, one path segment: a multipart filename may hold a NUL (PostgreSQL refuses it).
+        csv_filename=(clean_filename(csv_filename) or None) if method == UpgradeTask.METHOD_NAMES else None,
         override=bool(override), timeout_seconds=timeout, push_rate=push_rate,
         status=TaskStatus.NOT_STARTED, created_by_id=user_id,
     )

@@ -1,11 +1,12 @@
 """Forms of the auth blueprint."""
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import BooleanField, PasswordField, StringField
 from wtforms.validators import InputRequired, Length
 
+from ota.forms import BaseForm
 
-class LoginForm(FlaskForm):
+
+class LoginForm(BaseForm):
     """Username and password."""
 
     username = StringField(_l("Username"), validators=[InputRequired(_l("Enter your username.")), Length(max=64)])

@@ -1,13 +1,13 @@
 """Forms of the devices blueprint; the rules themselves live in the services."""
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from wtforms import StringField, ValidationError
 
+from ota.forms import BaseForm
 from ota.services import csvnames, devices, products
 
 
-class ProductForm(FlaskForm):
+class ProductForm(BaseForm):
     """A product's name (create and rename)."""
 
     name = StringField(_l("Product name"), render_kw={"maxlength": products.NAME_MAX})
@@ -19,7 +19,7 @@ class ProductForm(FlaskForm):
             raise ValidationError(str(e))
 
 
-class DeviceForm(FlaskForm):
+class DeviceForm(BaseForm):
     """One DeviceName, unique within the form's product."""
 
     name = StringField(_l("DeviceName"), render_kw={"maxlength": 48, "autocomplete": "off"})
@@ -37,7 +37,7 @@ class DeviceForm(FlaskForm):
             raise ValidationError(_l("The product already has a device named “%(name)s”.", name=field.data))
 
 
-class ImportForm(FlaskForm):
+class ImportForm(BaseForm):
     """A CSV file of DeviceNames; parsed into `self.result` by validate_file."""
 
     file = FileField(_l("CSV file"), render_kw={"accept": ".csv,.txt,text/csv"})

@@ -1,11 +1,11 @@
 """Forms of the firmware blueprint; every rule comes from ota.services.firmware."""
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from wtforms import SelectField, StringField, TextAreaField
 from wtforms.validators import ValidationError
 
 from ota.extensions import db
+from ota.forms import BaseForm
 from ota.models import Product
 from ota.services import firmware as rules
 from ota.web import bounded_int
@@ -16,7 +16,7 @@ def _check(message) -> None:
         raise ValidationError(message)
 
 
-class FirmwareInfoForm(FlaskForm):
+class FirmwareInfoForm(BaseForm):
     """Name and description: what 编辑 changes."""
 
     name = StringField(_l("Firmware name"), filters=[rules.clean_text])

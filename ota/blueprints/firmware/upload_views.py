@@ -10,7 +10,7 @@ from ota.blueprints.firmware.forms import FirmwareForm
 from ota.services import firmware as service
 from ota.services import uploads
 from ota.services.storage import get_storage
-from ota.web import bounded_int
+from ota.web import bounded_int, form_in_query
 
 STALE_STAGING_SECONDS = 24 * 3600
 
@@ -74,6 +74,7 @@ def check():
 
 
 @bp.put("/firmware/upload")
+@form_in_query
 def upload():
     """Receive the file as a raw body (fields in the query string) and add the firmware."""
     get_storage().cleanup_stale(STALE_STAGING_SECONDS)

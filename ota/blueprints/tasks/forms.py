@@ -1,18 +1,18 @@
 """The upgrade form (固件升级): one form for both batch methods; only the chosen method's fields are checked."""
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from wtforms import BooleanField, HiddenField, IntegerField, RadioField, SelectMultipleField
 from wtforms.validators import Optional, StopValidation
 
+from ota.forms import BaseForm
 from ota.models import UpgradeTask
 from ota.services import picker, tasks
 
 MAX_LISTED = 50  # CSV problems listed at the field; the rest are counted
 
 
-class UpgradeForm(FlaskForm):
+class UpgradeForm(BaseForm):
     """Target devices by source version (all or picked devices) or by a CSV of DeviceNames, plus options."""
 
     method = RadioField(_l("Batch upgrade method"), default=UpgradeTask.METHOD_VERSION, choices=[

@@ -17,7 +17,7 @@ def _token() -> str:
 
 
 def _render(firmware: Firmware, token: str):
-    q = request.values.get("q", "").strip()
+    q = request.args.get("q", "").strip()  # always in the URL (hx-params="none"); the query string is checked
     page = db.paginate(picker.matching(firmware.product_id, q), page=page_arg(),
                        per_page=picker.PAGE_SIZE, error_out=False)
     ids = [d.id for d in page.items]
