@@ -71,6 +71,7 @@ class DrillStack:
         self.web_port = services.free_port()
         self.env = {**service_env, "REDIS_URL": self.redis_url, "MQTT_URL": self.mqtt_url,
                     "RQ_QUEUE": f"drill-{secrets.token_hex(3)}", "SWEEP_SECONDS": "1",
+                    "RQ_LOG_LEVEL": "INFO",  # the drills read RQ's per-job lines
                     "PUBLIC_BASE_URL": f"http://127.0.0.1:{self.web_port}", "LOG_LEVEL": "INFO"}
         self.procs: dict[str, subprocess.Popen] = {}
         self._saved = {k: app.config[k] for k in ("REDIS_URL", "MQTT_URL", "RQ_QUEUE", "PUBLIC_BASE_URL")}
