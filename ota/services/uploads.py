@@ -9,7 +9,7 @@ import hashlib
 from concurrent.futures import ThreadPoolExecutor
 from typing import BinaryIO
 
-from flask import current_app
+from flask import current_app, g, has_request_context
 
 from ota.services.storage import Staged, Storage, get_storage
 
@@ -40,6 +40,8 @@ class Receiver:
         self._pending = ()
         self._buf = bytearray()  # the multipart parser hands over 64 KiB pieces; hash 1 MiB at a time
         self._staged: Staged | None = storage.stage()
+        if has_request_context():  # the request's teardown discards it unless it was committed
+            g.setdefault("ota_receivers", []).append(self)
 
     def write(self, data) -> int:
         """Take the next chunk of the file."""
@@ -157,10 +159,25 @@ def streamed_upload(view):
     return view
 
 
+def discard_uncommitted(_exc=None) -> None:
+    """Delete what this request's Receivers staged and nobody committed.
+
+    A multipart body cut off mid-file (the client went away), a parse error or a refused form
+    never hands its Receiver back to a view, and Werkzeug closes only the files of a form it
+    finished parsing: without this the .part file stayed on disk for a day.
+    """
+    for rx in g.pop("ota_receivers", ()):
+        try:
+            rx.close()
+        except Exception:  # noqa: BLE001 - one failed delete must not keep the others
+            current_app.logger.exception("could not discard a staged upload")
+
+
 def install(app) -> None:
     """Give the app a request class with StreamedUploadMixin (composed with whatever it has)."""
     if not issubclass(app.request_class, StreamedUploadMixin):
         app.request_class = type("OtaRequest", (StreamedUploadMixin, app.request_class), {})
+        app.teardown_request(discard_uncommitted)
 
 
 class Declared:
