@@ -34,6 +34,17 @@ def detail(task_id: int):
     return render_template("tasks/detail.html", creator=creator, **ctx)
 
 
+# What makes a spreadsheet read a cell as a formula (OWASP "CSV injection"); a DeviceName may
+# start with - or @, and a device's error text and version come from the device.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_cell(value) -> str:
+    """Return value as text a spreadsheet shows as text: one starting a formula gets a leading '."""
+    text = "" if value is None else str(value)
+    return "'" + text if text.startswith(_FORMULA_START) else text
+
+
 def status_detail(u) -> str:
     """Return the 状态详情 text of a record as plain text (for the CSV export)."""
     if u.status == UpgradeStatus.UPGRADING:
@@ -54,8 +65,8 @@ def export(task_id: int):
     out = csv.writer(buf, lineterminator="\r\n")
     out.writerow(["DeviceName", _("Version before"), _("Status"), _("Status detail"), _("Retries"), _("Last update")])
     for u in db.session.execute(upgrades.records_query(task.id, status, q)).scalars():
-        out.writerow([u.device.name, u.from_version or "", str(UpgradeStatus.LABELS[u.status]), status_detail(u),
-                      u.retry_count, when(u.updated_at)])
+        out.writerow([spreadsheet_cell(c) for c in (u.device.name, u.from_version, UpgradeStatus.LABELS[u.status],
+                                                     status_detail(u), u.retry_count, when(u.updated_at))])
     name = f"task_{task.id}_devices{'_' + status if status else ''}.csv"
     return Response(buf.getvalue().encode("utf-8"), mimetype="text/csv",
                     headers={"Content-Disposition": f"attachment; filename={name}"})
