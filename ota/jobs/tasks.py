@@ -117,12 +117,15 @@ def _create(task: UpgradeTask) -> None:
     if fw is None:
         return _fail(task.id, "firmware_deleted")
     rows = target_rows(task)
-    skipped: list[dict] = []
+    skipped: list[dict] = list(task.skipped or [])  # recorded at save: chosen devices not on a selected version
+    already = {s.get("device_id") for s in skipped}
     candidates: dict[int, str | None] = {}
     restrict = set(task.source_versions or []) if task.scope == UpgradeTask.SCOPE_SELECTED else None
     names = {}
     for device_id, name, version in rows:
         names[device_id] = name
+        if device_id in already:
+            continue
         if restrict is not None and version not in restrict:
             skipped.append({"device_id": device_id, "name": name, "reason": "not_on_version"})
         elif version == fw.version:
@@ -146,7 +149,8 @@ def _create(task: UpgradeTask) -> None:
                 if task.override:
                     replaced += upgrades.replace_active([u for u, _t in busy.values()], task.id)
                 if chunk:
-                    db.session.execute(insert(DeviceUpgrade), [
+                    # Core executemany on the table: the ORM's bulk-insert path costs about 2x more per row.
+                    db.session.connection().execute(insert(DeviceUpgrade.__table__), [
                         {"task_id": task.id, "device_id": d, "firmware_id": fw.id, "from_version": candidates[d],
                          "status": UpgradeStatus.PENDING, "retry_count": 0, "push_count": 0,
                          "created_at": now, "updated_at": now} for d in chunk])
