@@ -17,12 +17,16 @@ import sys
 import time
 from pathlib import Path
 
+from ota import create_app
 from ota.devicechannel.simulator import SimDevice, Timing
+from ota.extensions import db, get_redis
+from ota.models import Device, DeviceUpgrade, Product
 from ota.runtime import demo_inputs, services
 from ota.runtime.demo_client import Console, ConsoleError
 from ota.runtime.demo_devices import SdkDevice, SimFleet
 from ota.runtime.demo_report import DemoFailed, failed_records, firmware_lines, summary, wait_task, wait_versions
 from ota.runtime.stack import ROOT, Stack
+from ota.services.health import GATEWAY_HEARTBEAT_KEY
 
 DEMO_DIR = ROOT / "instance" / "demo"
 CACHE = ROOT / "instance" / "cache"
@@ -93,12 +97,7 @@ def run(args, stack: Stack, extras: list) -> int:
     if admin is None:
         raise DemoFailed(f"{stack.instance} was not fresh: its database already had a user")
     stack.start_all()
-    from ota import create_app
-    from ota.extensions import db, get_redis
-    from ota.models import Device, DeviceUpgrade, Product
-    from ota.services.health import GATEWAY_HEARTBEAT_KEY
-
-    app = create_app()
+    app = create_app()  # this process reads the database to follow and check the job
     ctx = app.app_context()
     ctx.push()
     deadline = time.monotonic() + 30
@@ -137,7 +136,7 @@ def run(args, stack: Stack, extras: list) -> int:
     step("Uploading the real firmware through the console's upload paths")
     fw_id = web.upload_raw(fw_file, "htc_9271-1.4.0.bin", product_id, "ath9k_htc-AR9271", TARGET,
                            f"Debian firmware-ath9k-htc: lib/firmware/ath9k_htc/{fw_file.name}")
-    tar_id = web.upload_form(sdist, sdist.name, product_id, "tencent-iot-device-sdk", "1.1.0",
+    web.upload_form(sdist, sdist.name, product_id, "tencent-iot-device-sdk", "1.1.0",
                              "Release archive: tencent-iot-device 1.0.0 sdist from PyPI")
     for fw in firmware_lines(product_id):
         local = fw_file if fw.id == fw_id else sdist
@@ -146,7 +145,6 @@ def run(args, stack: Stack, extras: list) -> int:
               f"{'= the file' if same else 'DIFFERS from the file'}  {stack.url}firmware/{fw.id}")
         if not same:
             raise DemoFailed(f"firmware {fw.version} was not stored byte for byte")
-    del tar_id
 
     step(f"Gray release: {TARGET} to five hand-picked devices (按固件版本, 指定设备)")
     ids = dict(db.session.execute(db.select(Device.name, Device.id).where(Device.product_id == product_id)).all())
