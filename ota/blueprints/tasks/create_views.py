@@ -7,7 +7,7 @@ from ota.access import account_id, owned_or_404
 from ota.blueprints.tasks import bp
 from ota.blueprints.tasks.forms import UpgradeForm
 from ota.models import Firmware, UpgradeTask
-from ota.services import picker, tasks
+from ota.services import picker, submissions, tasks
 from ota.web import wants_fragment
 
 TEMPLATE_CSV = "\ufeffDeviceName\r\ndevice_001\r\n"  # BOM: Excel then reads UTF-8 (and Chinese) correctly
@@ -18,6 +18,8 @@ def _form(firmware: Firmware, formdata=False) -> UpgradeForm:
     form = UpgradeForm(firmware, account_id(), **kwargs)
     if not form.picker.data:
         form.picker.data = picker.new_token()
+    if not form.submission.data:
+        form.submission.data = submissions.new_token()
     return form
 
 
@@ -39,8 +41,32 @@ def create(firmware_id: int):
     """Save the task (未开始), then queue its creation; any refusal re-renders the form at its field."""
     firmware = owned_or_404(Firmware, firmware_id)
     form = _form(firmware)
+    # Claimed before validating: the first post may clear the picker selection a repeat would need.
+    claim = submissions.claim(account_id(), "task", form.submission.data)
+    if not claim.first:
+        return _already_saved(firmware, claim.result)
+    task_id = None
+    try:
+        response, task_id = _save(firmware, form)
+        return response
+    finally:
+        if task_id is None:  # refused (or failed): the corrected form may be sent with the same token
+            submissions.release(account_id(), "task", form.submission.data)
+
+
+def _already_saved(firmware: Firmware, task_id: int | None):
+    """Answer a repeated post of one form: go to the task its first post saved (303), not save another."""
+    if task_id is None:  # the first post is still saving
+        flash(_("This form was already sent and its task is still being saved."), "info")
+        return redirect(url_for("firmware.detail", firmware_id=firmware.id), code=303)
+    flash(_("This form was already sent; this is the task it saved."), "info")
+    return redirect(url_for("tasks.detail", task_id=task_id), code=303)
+
+
+def _save(firmware: Firmware, form: UpgradeForm):
+    """Validate and save the task; return the response and the saved task's id (None when refused)."""
     if not form.validate():
-        return _page(firmware, form, 422)
+        return _page(firmware, form, 422), None
     by_version = form.by_version
     try:
         task = tasks.save_task(
@@ -55,14 +81,15 @@ def create(firmware_id: int):
     except tasks.TaskRefused as e:
         for name, messages in e.errors.items():
             getattr(form, name).errors = list(messages)
-        return _page(firmware, form, 422)
+        return _page(firmware, form, 422), None
+    submissions.record(account_id(), "task", form.submission.data, task.id)
     if by_version and form.scope.data == UpgradeTask.SCOPE_SELECTED:
         picker.clear(account_id(), form.picker.data)
     if form.duplicates:
         shown = ", ".join(_("line %(line)s (%(name)s)", line=line, name=name) for name, line in form.duplicates[:20])
         flash(_("%(n)s repeated DeviceNames were counted once: %(lines)s.", n=len(form.duplicates), lines=shown), "info")
     flash(_("Task %(id)s saved; its device list is being created.", id=task.id), "success")
-    return redirect(url_for("tasks.detail", task_id=task.id), code=303)
+    return redirect(url_for("tasks.detail", task_id=task.id), code=303), task.id
 
 
 @bp.get("/firmware/<int:firmware_id>/upgrade/preview")

@@ -21,6 +21,7 @@ class UpgradeForm(BaseForm):
     scope = RadioField(_l("Upgrade scope"), default=UpgradeTask.SCOPE_ALL, validate_choice=False, choices=[
         (UpgradeTask.SCOPE_ALL, _l("All devices")), (UpgradeTask.SCOPE_SELECTED, _l("Specified devices"))])
     picker = HiddenField()
+    submission = HiddenField()  # one-time token: a repeated post goes to the task the first saved
     csv_file = FileField(_l("Device list"))
     timeout = IntegerField(_l("Timeout per device (seconds)"), default=tasks.TIMEOUT_DEFAULT, validators=[Optional()])
     push_rate = IntegerField(_l("Push rate (devices per minute)"), validators=[Optional()])

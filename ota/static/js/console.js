@@ -30,5 +30,16 @@
     document.getElementById("toasts").appendChild(t);
     setTimeout(function () { t.remove(); }, 6000);
   }
+  // A form marked data-submit-once disables its submit buttons once sent, so a double click posts
+  // once (the server also refuses a repeat); they come back when the page returns from the bfcache.
+  document.addEventListener("submit", function (e) {
+    if (!e.defaultPrevented && e.target.matches("form[data-submit-once]")) {
+      e.target.querySelectorAll("[type=submit]").forEach(function (b) { b.disabled = true; });
+    }
+  });
+  window.addEventListener("pageshow", function () {
+    document.querySelectorAll("form[data-submit-once] [type=submit]").forEach(function (b) { b.disabled = false; });
+  });
+
   window.otaToast = toast;
 })();
