@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-12-03 19:43:06.979797
+Create Date: 2026-12-03 20:56:42.644636
 
 """
 from alembic import op
@@ -33,7 +33,8 @@ def upgrade():
     sa.Column('created_at', sa.DateTime(), nullable=False),
     sa.ForeignKeyConstraint(['account_id'], ['accounts.id'], name=op.f('fk_products_account_id_accounts')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_products')),
-    sa.UniqueConstraint('code', name=op.f('uq_products_code'))
+    sa.UniqueConstraint('code', name=op.f('uq_products_code')),
+    sqlite_autoincrement=True
     )
     with op.batch_alter_table('products', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_products_account_id'), ['account_id'], unique=False)
@@ -61,7 +62,8 @@ def upgrade():
     sa.Column('created_at', sa.DateTime(), nullable=False),
     sa.ForeignKeyConstraint(['product_id'], ['products.id'], name=op.f('fk_devices_product_id_products')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_devices')),
-    sa.UniqueConstraint('product_id', 'name', name='uq_devices_product_name')
+    sa.UniqueConstraint('product_id', 'name', name='uq_devices_product_name'),
+    sqlite_autoincrement=True
     )
     with op.batch_alter_table('devices', schema=None) as batch_op:
         batch_op.create_index('ix_devices_product_version', ['product_id', 'version'], unique=False)
@@ -85,7 +87,8 @@ def upgrade():
     sa.ForeignKeyConstraint(['product_id'], ['products.id'], name=op.f('fk_firmwares_product_id_products')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_firmwares')),
     sa.UniqueConstraint('product_id', 'version', name='uq_firmwares_product_version'),
-    sa.UniqueConstraint('storage_key', name=op.f('uq_firmwares_storage_key'))
+    sa.UniqueConstraint('storage_key', name=op.f('uq_firmwares_storage_key')),
+    sqlite_autoincrement=True
     )
     with op.batch_alter_table('firmwares', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_firmwares_account_id'), ['account_id'], unique=False)
@@ -115,7 +118,8 @@ def upgrade():
     sa.ForeignKeyConstraint(['account_id'], ['accounts.id'], name=op.f('fk_upgrade_tasks_account_id_accounts')),
     sa.ForeignKeyConstraint(['created_by_id'], ['users.id'], name=op.f('fk_upgrade_tasks_created_by_id_users')),
     sa.ForeignKeyConstraint(['firmware_id'], ['firmwares.id'], name=op.f('fk_upgrade_tasks_firmware_id_firmwares')),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_upgrade_tasks'))
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_upgrade_tasks')),
+    sqlite_autoincrement=True
     )
     with op.batch_alter_table('upgrade_tasks', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_upgrade_tasks_account_id'), ['account_id'], unique=False)
@@ -144,7 +148,8 @@ def upgrade():
     sa.ForeignKeyConstraint(['firmware_id'], ['firmwares.id'], name=op.f('fk_device_upgrades_firmware_id_firmwares')),
     sa.ForeignKeyConstraint(['task_id'], ['upgrade_tasks.id'], name=op.f('fk_device_upgrades_task_id_upgrade_tasks')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_device_upgrades')),
-    sa.UniqueConstraint('task_id', 'device_id', name='uq_device_upgrades_task_device')
+    sa.UniqueConstraint('task_id', 'device_id', name='uq_device_upgrades_task_device'),
+    sqlite_autoincrement=True
     )
     with op.batch_alter_table('device_upgrades', schema=None) as batch_op:
         batch_op.create_index('ix_device_upgrades_device', ['device_id'], unique=False)

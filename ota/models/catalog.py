@@ -12,6 +12,7 @@ class Product(db.Model):
     """A product; `code` is its Tencent-style ProductId (10 upper-case letters and digits)."""
 
     __tablename__ = "products"
+    __table_args__ = {"sqlite_autoincrement": True}  # ids never reused (see Firmware)
     id: Mapped[int] = mapped_column(primary_key=True)
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
     # Globally unique: it is part of every MQTT topic and client id.
@@ -29,6 +30,7 @@ class Device(db.Model):
     __table_args__ = (
         UniqueConstraint("product_id", "name", name="uq_devices_product_name"),
         Index("ix_devices_product_version", "product_id", "version"),
+        {"sqlite_autoincrement": True},  # ids never reused (see Firmware)
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     product_id: Mapped[int] = mapped_column(ForeignKey("products.id"))

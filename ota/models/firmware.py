@@ -15,6 +15,9 @@ class Firmware(db.Model):
     __tablename__ = "firmwares"
     __table_args__ = (
         UniqueConstraint("product_id", "version", name="uq_firmwares_product_version"),
+        # Ids are never reused (SQLite reuses a deleted newest row's id without AUTOINCREMENT):
+        # a 24 h download token names [firmware id, device id] and must not serve a newer file.
+        {"sqlite_autoincrement": True},
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)

@@ -53,6 +53,7 @@ class UpgradeTask(db.Model):
     """A batch upgrade to one firmware, by source version or by a CSV of DeviceNames."""
 
     __tablename__ = "upgrade_tasks"
+    __table_args__ = {"sqlite_autoincrement": True}  # ids never reused (see Firmware)
     METHOD_VERSION = "version"  # 按固件版本
     METHOD_NAMES = "names"  # 按设备名称
     SCOPE_ALL = "all"  # 全部设备
@@ -100,6 +101,7 @@ class DeviceUpgrade(db.Model):
             sqlite_where=_ACTIVE_SQL, postgresql_where=_ACTIVE_SQL,
         ),
         Index("ix_device_upgrades_device", "device_id"),
+        {"sqlite_autoincrement": True},  # ids never reused (see Firmware)
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     task_id: Mapped[int] = mapped_column(ForeignKey("upgrade_tasks.id"))
