@@ -22,8 +22,11 @@ NAME_MAX = 32
 VERSION_MAX = 32
 DESCRIPTION_MAX = 100
 FILENAME_MAX = 255
-# CJK Unified Ideographs and Extension A: what "Chinese characters" means on the console.
-_HAN = "\u3400-\u4dbf\u4e00-\u9fff"
+# What "Chinese characters" means on the console: 〇, CJK Unified Ideographs with Extension A,
+# the compatibility ideographs, and the supplementary planes' Extensions B-H and compatibility
+# supplement (rare characters of people's and places' names, which input methods type).
+_HAN = ("\u3007\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+        "\U00020000-\U0002ebef\U0002f800-\U0002fa1f\U00030000-\U000323af")
 _NAME_FIRST = re.compile(f"[0-9A-Za-z{_HAN}]")
 _NAME_CHARS = re.compile(f"[0-9A-Za-z{_HAN}_\\-()\uff08\uff09]*")
 _VERSION = re.compile(r"[0-9A-Za-z._-]*")

