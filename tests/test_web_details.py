@@ -26,3 +26,14 @@ def test_other_symbols_are_still_refused(name):
 def test_a_supplementary_plane_name_is_saved_through_the_form(app, auth_client, product):
     assert upload_form(auth_client, product.id, payload("bin"), name="𠀀〇门铃").status_code == 303
     assert db.session.execute(db.select(Firmware.name)).scalar_one() == "𠀀〇门铃"
+
+
+@pytest.mark.parametrize("sent, stored", [
+    ("..\\..\\windows\\a.bin", "a.bin"), ("C:\\Users\\x\\fw.bin", "fw.bin"), ("../../etc/b.bin", "b.bin"),
+    ("门铃固件.bin", "门铃固件.bin"), ("plain.bin", "plain.bin"),
+])
+def test_both_upload_paths_store_the_same_filename(app, auth_client, product, sent, stored):
+    assert upload_form(auth_client, product.id, payload("bin"), filename=sent, version="1.0.0").status_code == 303
+    assert upload_raw(auth_client, product.id, payload("bin"), filename=sent, version="2.0.0").status_code == 201
+    names = db.session.execute(db.select(Firmware.filename).order_by(Firmware.version)).scalars().all()
+    assert names == [stored, stored]

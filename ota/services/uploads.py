@@ -6,6 +6,7 @@ fallback), where StreamedUploadMixin hands the parser a Receiver so the file goe
 storage instead of into a second temporary copy.
 """
 import hashlib
+import re
 from concurrent.futures import ThreadPoolExecutor
 from typing import BinaryIO
 
@@ -141,6 +142,21 @@ def receive_stream(stream: BinaryIO, filename: str, limit: int | None = None) ->
         raise
     rx._drain()
     return rx
+
+
+_QUOTED_FILENAME = re.compile(r'filename="([^"]*)"')
+
+
+def part_filename(part) -> str | None:
+    """Return a multipart file part's filename as the browser sent it.
+
+    Browsers quote the name without escaping backslashes (a quote itself goes as %22), but
+    Werkzeug unquotes it as an RFC 2616 quoted-string and drops every backslash, so
+    "..\\..\\windows\\a.bin" arrived as "....windowsa.bin". Read it from the part's header.
+    """
+    header = part.headers.get("Content-Disposition", "") if getattr(part, "headers", None) else ""
+    m = _QUOTED_FILENAME.search(header)
+    return m.group(1) if m else part.filename
 
 
 class StreamedUploadMixin:

@@ -8,6 +8,7 @@ from ota.extensions import db
 from ota.forms import BaseForm
 from ota.models import Product
 from ota.services import firmware as rules
+from ota.services import uploads
 from ota.web import bounded_int
 
 
@@ -74,6 +75,7 @@ class FirmwareForm(FirmwareInfoForm):
         upload = self.upload
         if upload is None and field.data:
             upload = field.data.stream  # the multipart fallback: a Receiver (StreamedUploadMixin)
+            upload.filename = uploads.part_filename(field.data)  # its path kept, so clean_filename cuts it
         filename = rules.clean_filename(upload.filename if upload is not None else None)
         _check(rules.filename_error(filename))
         if upload.size is not None:
