@@ -37,3 +37,14 @@ def test_both_upload_paths_store_the_same_filename(app, auth_client, product, se
     assert upload_raw(auth_client, product.id, payload("bin"), filename=sent, version="2.0.0").status_code == 201
     names = db.session.execute(db.select(Firmware.filename).order_by(Firmware.version)).scalars().all()
     assert names == [stored, stored]
+
+
+def test_a_form_field_over_the_memory_limit_is_not_called_a_large_file(app, auth_client, product):
+    big = "x" * (app.config["MAX_FORM_MEMORY_SIZE"] + 10)
+    r = upload_form(auth_client, product.id, payload("bin"), description=big)
+    body = r.get_data(as_text=True)
+    assert r.status_code == 413 and "1 MB" in body and "1024 MB" not in body and 'id="firmware-form"' in body
+    r = auth_client.post(f"/products/{product.id}/devices/import", content_type="multipart/form-data",
+                         data={"note": big, "file": (io.BytesIO(b"cam1\n"), "d.csv")})
+    body = r.get_data(as_text=True)
+    assert r.status_code == 413 and "1 MB" in body and "1024 MB" not in body

@@ -7,6 +7,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from ota.access import account_id
 from ota.blueprints.firmware import bp
 from ota.blueprints.firmware.forms import FirmwareForm
+from ota.errors import body_too_large, field_too_large_message
 from ota.services import firmware as service
 from ota.services import uploads
 from ota.services.storage import get_storage
@@ -98,11 +99,14 @@ def upload():
 def too_large(e):
     """Answer a body beyond MAX_CONTENT_LENGTH with the form and a clear message, not a bare 413."""
     if request.endpoint not in ("firmware.create", "firmware.upload"):
-        message = _("The upload is larger than the 1024 MB limit.")
+        message = _("The upload is larger than the 1024 MB limit.") if body_too_large() else field_too_large_message()
         return render_template("errors/page.html", status=413, message=message), 413
     raw = request.endpoint == "firmware.upload"
     # The body was never parsed: only the query string (the JS path's fields) is safe to read.
     form = FirmwareForm(account_id(), formdata=request.args if raw else None, meta={"csrf": False})
-    form.file.errors = [service.size_error(current_app.config["FIRMWARE_MAX_BYTES"] + 1)]
+    if body_too_large():
+        form.file.errors = [service.size_error(current_app.config["FIRMWARE_MAX_BYTES"] + 1)]
+    else:  # a text field past MAX_FORM_MEMORY_SIZE: not the file's fault
+        form.form_errors.append(field_too_large_message())
     return _render(form, 413, partial=raw)
 
