@@ -48,3 +48,13 @@ def test_a_form_field_over_the_memory_limit_is_not_called_a_large_file(app, auth
                          data={"note": big, "file": (io.BytesIO(b"cam1\n"), "d.csv")})
     body = r.get_data(as_text=True)
     assert r.status_code == 413 and "1 MB" in body and "1024 MB" not in body
+
+
+def test_retry_all_on_a_task_that_failed_to_create_says_so(app, auth_client, user, make_product):
+    from tests.live_fixtures import seed_firmware, seed_task
+
+    fw = seed_firmware(user.account_id, make_product(user.account_id, "BabyCam"))
+    task = seed_task(fw, [], [], status=TaskStatus.FAILED)
+    r = auth_client.post(f"/tasks/{task.id}/retry-all", headers=HX)
+    body = r.get_data(as_text=True)
+    assert r.status_code == 409 and "该任务创建失败" in body and "请等待" not in body

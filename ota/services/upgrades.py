@@ -114,6 +114,8 @@ def retry(upgrade: DeviceUpgrade) -> None:
 
 def _check_task_created(task_id: int) -> None:
     status = db.session.execute(db.select(UpgradeTask.status).where(UpgradeTask.id == task_id)).scalar()
+    if status == TaskStatus.FAILED:
+        raise Refused(_l("The task could not be created, so it has no devices to cancel or retry. Create a new task."))
     if status != TaskStatus.CREATED:
         raise Refused(_l("The task is not created yet; wait until its device list is complete."))
 
