@@ -1,7 +1,8 @@
 """Fill Chinese translations from a JSON object {msgid: msgstr} (`python scripts/i18n_fill.py FILE`).
 
 Only touches the given msgids, adding them when missing, so helpers editing in parallel do not
-overwrite each other's entries for long.
+overwrite each other's entries for long. For a plural entry (ngettext; run i18n_sync.py first) the
+msgstr may be one string, used for every plural form (Chinese has one), or a list of the forms.
 """
 import json
 import sys
@@ -20,8 +21,13 @@ def main(argv: list[str]) -> int:
         if cat.get(msgid) is None:
             cat.add(msgid, msgstr)
         else:
-            cat[msgid].string = msgstr
-            cat[msgid].flags.discard("fuzzy")
+            entry = cat[msgid]
+            if entry.pluralizable:
+                forms = [msgstr] * cat.num_plurals if isinstance(msgstr, str) else list(msgstr)
+                entry.string = tuple(forms)
+            else:
+                entry.string = msgstr
+            entry.flags.discard("fuzzy")
     cat.fuzzy = False
     with PO.open("wb") as f:
         write_po(f, cat, width=0, sort_output=True, no_location=True)
