@@ -3,7 +3,7 @@ from pathlib import Path
 
 import click
 
-from ota.cli import ota_cli
+from ota.cli import counted, ota_cli
 from ota.cli.products import english
 from ota.services import csvnames
 from ota.services import devices as device_service
@@ -48,7 +48,7 @@ def import_cmd(product_id: str, file: Path) -> None:
     if result.errors:
         for line, code, value in result.errors:
             click.echo(f"{file.name}:{line}: {english(csvnames.describe_error(code, value))}", err=True)
-        raise click.ClickException(f"{len(result.errors)} bad lines; nothing imported")
+        raise click.ClickException(f"{counted(len(result.errors), 'bad line')}; nothing imported")
     try:
         outcome = device_service.import_devices(product.id, result.names)
     except device_service.DeviceError as e:

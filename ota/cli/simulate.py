@@ -8,7 +8,7 @@ import click
 from flask import current_app
 from sqlalchemy import insert, select
 
-from ota.cli import ota_cli
+from ota.cli import counted, ota_cli
 from ota.devicechannel.simulator import FAULTS, SimDevice, Timing, assign_faults, run_fleet, summary_line
 from ota.extensions import db
 from ota.models import Device, Product, utcnow
@@ -42,7 +42,7 @@ def load_devices(product: Product, count: int | None, names_file: Path | None, c
         db.session.execute(insert(Device), [{"product_id": product.id, "name": n, "secret": _secret(),
                                               "created_at": utcnow()} for n in missing])
         db.session.commit()
-        click.echo(f"created {len(missing)} devices in product {product.code}")
+        click.echo(f"created {counted(len(missing), 'device')} in product {product.code}")
         rows = {d.name: d for d in db.session.execute(
             select(Device).where(Device.product_id == product.id, Device.name.in_(names))).scalars()}
     return [rows[n] for n in names]

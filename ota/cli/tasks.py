@@ -3,7 +3,7 @@ import click
 from flask import current_app
 from flask_babel import force_locale
 
-from ota.cli import ota_cli
+from ota.cli import counted, ota_cli
 from ota.extensions import db
 from ota.models import Device, Firmware, UpgradeTask
 from ota.services import tasks, upgrades
@@ -72,7 +72,7 @@ def show_cmd(task_id: int) -> None:
     with force_locale("en"):
         reason = f" ({tasks.failure_message(task)})" if task.failure_code else ""
     click.echo(f"task {task.id}: {task.status}{reason}")
-    click.echo(f"firmware {task.firmware_id} ({task.firmware.version}), {task.device_count} devices, "
+    click.echo(f"firmware {task.firmware_id} ({task.firmware.version}), {counted(task.device_count or 0, 'device')}, "
                f"{len(task.skipped or [])} skipped")
     for status, n in upgrades.status_counts(task.id).items():
         click.echo(f"{status}: {n}")
