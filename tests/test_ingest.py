@@ -1,12 +1,13 @@
 """The report parser and the batch state machine, on the real database (no broker needed)."""
 import json
+from datetime import timedelta
 
 import pytest
 
 from ota.devicechannel import ingest
 from ota.devicechannel.reports import MAX_PAYLOAD, Malformed, parse
 from ota.extensions import db
-from ota.models import Device, DeviceUpgrade, UpgradeStatus
+from ota.models import Device, DeviceUpgrade, UpgradeStatus, utcnow
 from tests.devicechannel_fixtures import *  # noqa: F401,F403
 
 T = "$ota/report/ABCDEFGHIJ/dev0000"
@@ -188,6 +189,35 @@ def test_messages_for_a_finished_upgrade_change_nothing(one, status, code):
     r = row(up)
     assert (r.status, r.error_code, r.percent) == (status, code, None)
     assert out.changed == [] and out.resend == []
+
+
+def test_coming_back_on_the_old_version_after_done_fails_as_a_rollback(one):
+    fleet, dev, up = one
+    run(fleet, dev, progress("downloading", percent=100), progress("done"))
+    assert row(up).status == "succeeded"
+    out = run(fleet, dev, version("1.0.0"))
+    r = row(up)
+    assert (r.status, r.error_code, r.error_detail) == ("failed", "rollback", "1.0.0")
+    assert out.changed == [(up.task_id, up.firmware_id, up.id)]
+    assert fresh(Device, dev.id).version == "1.0.0"
+
+
+def test_coming_back_on_the_target_after_done_stays_succeeded(one):
+    fleet, dev, up = one
+    run(fleet, dev, progress("done"))
+    out = run(fleet, dev, version("1.2.0"))
+    assert row(up).status == "succeeded" and out.changed == []
+
+
+def test_an_old_success_is_not_revisited(one):
+    """Past the task's timeout a later version report is another story (a later downgrade, say)."""
+    fleet, dev, up = one
+    run(fleet, dev, progress("done"))
+    db.session.execute(db.update(DeviceUpgrade).where(DeviceUpgrade.id == up.id)
+                       .values(finished_at=utcnow() - timedelta(hours=2)))
+    db.session.commit()
+    run(fleet, dev, version("1.0.0"))
+    assert row(up).status == "succeeded"
 
 
 def test_pending_records_are_left_to_the_dispatcher(fleet):

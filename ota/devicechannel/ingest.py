@@ -7,13 +7,14 @@ retried or finished meanwhile is left alone (rowcount 0), whatever the device sa
 """
 import logging
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from sqlalchemy import bindparam, update
 
 from ota.devicechannel import protocol
 from ota.devicechannel.reports import Report
 from ota.extensions import db
-from ota.models import Device, DeviceUpgrade, Firmware, Product, UpgradeStatus, utcnow
+from ota.models import Device, DeviceUpgrade, Firmware, Product, UpgradeStatus, UpgradeTask, utcnow
 
 log = logging.getLogger("ota.gateway")
 
@@ -128,7 +129,45 @@ def apply(reports: list[Report]) -> Outcome:
             _play(rec, r)
     _write_devices(versions, seen - versions.keys(), now)
     _write_records(records.values(), now, out)
+    _write_rollbacks({d: v for d, v in versions.items() if d not in records}, now, out)
     return out
+
+
+def _write_rollbacks(versions: dict[int, str], now, out: Outcome) -> None:
+    """Fail a just-succeeded upgrade whose device comes back on another version than its target.
+
+    After "done" a device reboots and reports its version (DESIGN.md section 4); reporting
+    something else within the task's timeout means the new image did not take (a rollback), so
+    "succeeded" would no longer tell the truth.
+    """
+    if not versions:
+        return
+    rows = db.session.execute(
+        db.select(DeviceUpgrade.id, DeviceUpgrade.device_id, DeviceUpgrade.task_id, DeviceUpgrade.firmware_id,
+                  DeviceUpgrade.finished_at, Firmware.version, UpgradeTask.timeout_seconds)
+        .join(Firmware, Firmware.id == DeviceUpgrade.firmware_id)
+        .join(UpgradeTask, UpgradeTask.id == DeviceUpgrade.task_id)
+        .where(DeviceUpgrade.device_id.in_(sorted(versions)), DeviceUpgrade.status == UpgradeStatus.SUCCEEDED,
+               DeviceUpgrade.finished_at >= now - timedelta(days=1))
+        .order_by(DeviceUpgrade.finished_at.desc())
+    ).all()
+    latest: dict[int, tuple] = {}
+    for row in rows:
+        latest.setdefault(row.device_id, row)
+    conn = db.session.connection()
+    for dev_id, row in latest.items():
+        reported = versions[dev_id]
+        if reported == row.version or row.finished_at < now - timedelta(seconds=row.timeout_seconds):
+            continue
+        changed = conn.execute(
+            update(_du).where(_du.c.id == row.id, _du.c.status == UpgradeStatus.SUCCEEDED)
+            .values(status=UpgradeStatus.FAILED, error_code="rollback", error_detail=reported, updated_at=now)
+            .returning(_du.c.id)
+        ).first()
+        if changed:
+            log.warning("upgrade %s: device came back on %s, not %s; failed as a rollback",
+                        row.id, reported, row.version)
+            out.changed.append((row.task_id, row.firmware_id, row.id))
 
 
 def _write_devices(versions: dict[int, str], others: set[int], now) -> None:

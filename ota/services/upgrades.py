@@ -24,6 +24,7 @@ ERRORS = {
     "cancelled": _l("Cancelled"),
     "timeout": _l("Upgrade timed out"),
     "replaced": _l("Replaced by task %(detail)s"),
+    "rollback": _l("Reported version %(detail)s after finishing: the upgrade did not take"),
 }
 DEVICE_ERRORS = {
     "-1": _l("Download timed out"),
