@@ -7,6 +7,7 @@ from itsdangerous import URLSafeTimedSerializer
 from ota.blueprints.downloads.views import byte_range
 from ota.services.downloads import download_url, make_token
 from tests.devicechannel_fixtures import *  # noqa: F401,F403
+from tests.test_live_gunicorn import gunicorn  # noqa: F401  (fixture: a real gunicorn gthread process)
 
 SIZE = 51_008
 
@@ -142,3 +143,98 @@ def test_byte_range_parser_edges():
     assert byte_range("bytes=5-2", 10) is None and byte_range("bytes=-", 10) is None
     assert byte_range("bytes=0-" + "9" * 5000, 10) == (0, 9)  # no ValueError from int()
     assert byte_range("bytes=-" + "9" * 5000, 10) == (0, 9)
+
+
+BIG = 3 * 1024 * 1024 + 4097  # several 1 MiB chunks and a ragged end, so offsets and counts matter
+
+
+@pytest.fixture
+def big_fw(app, fleet):
+    """A stored firmware of BIG bytes (every byte position distinguishable) and its download path."""
+    data = bytes((i * 7 + i // 251) % 256 for i in range(BIG))
+    fw = fleet.firmware("3.0.0", data=data)
+    return fw, f"/fw_{make_token(fw.id, 1)}.bin"
+
+
+TO_THE_END = [(None, 0), ("bytes=0-", 0), (f"bytes=1234567-{BIG}", 1234567), (f"bytes={BIG - 1}-", BIG - 1),
+              ("bytes=-10", BIG - 10)]
+
+
+def call_wsgi(app, path, headers=None, file_wrapper=None, method="GET"):
+    """Run the app as a WSGI server would; return (status, headers, the app's own iterable)."""
+    from werkzeug.test import EnvironBuilder
+
+    environ = EnvironBuilder(path=path, method=method, headers=headers or {}).get_environ()
+    if file_wrapper is not None:
+        environ["wsgi.file_wrapper"] = file_wrapper
+    got = {}
+    body = app(environ, lambda status, hdrs, exc=None: got.update(status=status, headers=dict(hdrs)))
+    return int(got["status"].split()[0]), got["headers"], body
+
+
+@pytest.mark.parametrize("rng,first", TO_THE_END)
+def test_to_the_end_ranges_hand_the_server_the_file_under_werkzeug(app, big_fw, rng, first):
+    """A response that runs to EOF is werkzeug's FileWrapper over the open file, read from first to EOF."""
+    from werkzeug.wsgi import FileWrapper
+
+    fw, path = big_fw
+    status, headers, body = call_wsgi(app, path, {"Range": rng} if rng else {})
+    assert isinstance(body, FileWrapper) and body.buffer_size == 1024 * 1024
+    data = b"".join(body)
+    body.close()
+    assert status == (206 if rng else 200) and headers["Content-Length"] == str(BIG - first)
+    assert data == fw.data[first:]
+    with app.test_client() as c:  # and the same through the test client
+        assert c.get(path, headers={"Range": rng} if rng else {}).data == fw.data[first:]
+
+
+@pytest.mark.parametrize("rng,first", TO_THE_END)
+def test_to_the_end_ranges_give_a_server_file_wrapper_the_file_at_the_first_byte(app, big_fw, rng, first):
+    """What gunicorn's wrapper relies on: a real file whose current offset is the first byte to send."""
+    import os
+
+    class Recorder:
+        def __init__(self, filelike, blksize=8192):
+            self.filelike, self.offset = filelike, os.lseek(filelike.fileno(), 0, os.SEEK_CUR)
+
+    fw, path = big_fw
+    status, headers, body = call_wsgi(app, path, {"Range": rng} if rng else {}, file_wrapper=Recorder)
+    assert isinstance(body, Recorder) and body.offset == first
+    assert headers["Content-Length"] == str(BIG - first)
+    body.filelike.close()
+
+
+def test_ranges_that_stop_early_still_stream_exactly_their_bytes(app, big_fw):
+    fw, path = big_fw
+    status, headers, body = call_wsgi(app, path, {"Range": "bytes=1000-2099999"}, file_wrapper=object)
+    assert status == 206 and headers["Content-Length"] == str(2099000)
+    assert not hasattr(body, "filelike") and b"".join(body) == fw.data[1000:2100000]  # our generator
+
+
+@pytest.mark.slow
+def test_to_the_end_ranges_under_gunicorn_send_exactly_the_files_bytes(big_fw, gunicorn):
+    """gunicorn's gthread worker sendfile()s from the file offset: whole file, resumes, HEAD, early ends."""
+    import requests
+
+    fw, path = big_fw
+    sdk = {"Accept-Encoding": "gzip, deflate"}
+    r = requests.get(gunicorn + path, headers=sdk, timeout=30)
+    assert r.status_code == 200 and r.content == fw.data and r.headers["Content-Length"] == str(BIG)
+    for rng, first, last in [("bytes=0-", 0, BIG - 1), (f"bytes={BIG // 2 + 3}-{BIG}", BIG // 2 + 3, BIG - 1),
+                             (f"bytes={BIG - 1}-", BIG - 1, BIG - 1), ("bytes=-4097", BIG - 4097, BIG - 1),
+                             ("bytes=5-1048580", 5, 1048580)]:
+        r = requests.get(gunicorn + path, headers={**sdk, "Range": rng}, timeout=30)
+        assert r.status_code == 206, rng
+        assert r.headers["Content-Range"] == f"bytes {first}-{last}/{BIG}", rng
+        assert r.headers["Content-Length"] == str(last - first + 1) and "Content-Encoding" not in r.headers
+        assert r.content == fw.data[first:last + 1], rng
+    # Several requests on one keep-alive connection: each response ends exactly at its length.
+    with requests.Session() as s:
+        for first in (0, 77, BIG - 5):
+            assert s.get(gunicorn + path, headers={"Range": f"bytes={first}-{BIG}"}, timeout=30).content \
+                == fw.data[first:]
+        h = s.head(gunicorn + path, headers={"Range": f"bytes={BIG // 3}-{BIG}"}, timeout=30)
+        assert h.status_code == 206 and h.content == b"" and h.headers["Content-Length"] == str(BIG - BIG // 3)
+        h = s.head(gunicorn + path, timeout=30)
+        assert h.status_code == 200 and h.content == b"" and h.headers["Content-Length"] == str(BIG)
+        assert s.get(gunicorn + path, headers={"Range": "bytes=10-"}, timeout=30).content == fw.data[10:]

@@ -1,4 +1,4 @@
-"""Firmware downloads for devices: GET/HEAD /fw_<token>.bin, public, ranged, streamed, never compressed.
+"""Firmware downloads for devices: GET/HEAD /fw_<token>.bin, public, ranged, never compressed; to EOF by sendfile.
 
 The Tencent SDK always sends `Range: bytes=<offset>-<file_size>` (an end one past the last byte)
 and `Accept-Encoding: gzip`; it needs 206 for the range and exactly the file's bytes.
@@ -7,6 +7,7 @@ import logging
 import re
 
 from flask import Response, abort, request
+from werkzeug.wsgi import wrap_file
 
 from ota.access import public
 from ota.blueprints.downloads import bp
@@ -50,6 +51,15 @@ def byte_range(header: str | None, size: int) -> tuple[int, int] | None | bool:
         return False
     last = size - 1 if last == "" else min(_position(last), size - 1)  # the SDK sends end = size
     return first, last
+
+
+def _is_real_file(reader) -> bool:
+    """True when reader has an OS file descriptor (so the server can sendfile() from it)."""
+    try:
+        reader.fileno()
+    except (AttributeError, OSError, ValueError):  # io.UnsupportedOperation is an OSError
+        return False
+    return True
 
 
 def _stream(reader, first: int, length: int):
@@ -102,6 +112,12 @@ def firmware_file(token: str):
     if request.method == "HEAD":
         reader.close()
         body = []
+    elif last == size - 1 and _is_real_file(reader):
+        # To the end of the file (every SDK request): hand the server the open file. gunicorn's
+        # wsgi.file_wrapper sendfile()s Content-Length bytes from the file's current offset
+        # (zero-copy); werkzeug's FileWrapper reads from there to EOF, which is the same bytes.
+        reader.seek(first)
+        body = wrap_file(request.environ, reader, CHUNK)
     else:
         body = _stream(reader, first, length)
     resp = Response(body, status=206 if span else 200, headers=headers,
