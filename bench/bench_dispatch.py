@@ -5,15 +5,14 @@ $ota/update/+/+ counts the messages that arrive. Baseline: the same number of up
 QoS-1 messages published by one paho client and received by the same subscriber, in the same run.
 """
 import os
-import secrets
 import sys
 import threading
 import time
 
-from bench.harness import make_app, report, stack_env
+from bench.harness import make_app, report, seed_fleet, stack_env
 from ota.devicechannel import mqtt
 from ota.extensions import db
-from ota.models import Account, Device, DeviceUpgrade, Firmware, Product, UpgradeTask
+from ota.models import DeviceUpgrade
 
 N = int(os.environ.get("BENCH_DISPATCH", 10000))
 
@@ -49,29 +48,11 @@ def main() -> int:
         return 0
     with stack_env() as env:
         app = make_app(env)
+        fleet = seed_fleet(app, N, "BENCHDP001", fw_size=51008, upgrades="pending")
         with app.app_context():
-            acct = Account(name="bench")
-            db.session.add(acct)
-            db.session.flush()
-            product = Product(account_id=acct.id, code="BENCHDP001", name="Bench")
-            db.session.add(product)
-            db.session.flush()
-            fw = Firmware(account_id=acct.id, product_id=product.id, name="fw", version="2.0.0", filename="fw.bin",
-                          storage_key=secrets.token_hex(16), size=51008, md5="0" * 32, sha256="0" * 64)
-            db.session.add(fw)
-            db.session.flush()
-            db.session.execute(db.insert(Device), [{"product_id": product.id, "name": f"d{i:05d}", "secret": "x",
-                                                    "version": "1.0.0"} for i in range(N)])
-            task = UpgradeTask(account_id=acct.id, firmware_id=fw.id, method="names", status="created")
-            db.session.add(task)
-            db.session.flush()
-            dev_ids = db.session.execute(db.select(Device.id)).scalars().all()
-            db.session.execute(db.insert(DeviceUpgrade), [{"task_id": task.id, "device_id": i, "firmware_id": fw.id,
-                                                           "status": "pending"} for i in dev_ids])
-            db.session.commit()
             counter = Counter(env["MQTT_URL"])
             t0 = time.perf_counter()
-            sent = dispatch_job(task.id)
+            sent = dispatch_job(fleet.task_id)
             counter.wait(N)
             product_s = counter.last - t0
             pushed = db.session.execute(db.select(db.func.count()).select_from(DeviceUpgrade)

@@ -11,7 +11,6 @@ Targets (issue 6): >= 2,000 reports/s sustained into the DB; p95 device -> brows
 """
 import json
 import os
-import secrets
 import subprocess
 import sys
 import threading
@@ -25,10 +24,10 @@ import redis
 import requests
 import websocket
 
-from bench.harness import make_app, report, stack_env
+from bench.harness import make_app, report, seed_fleet, stack_env
 from ota.devicechannel import mqtt
 from ota.extensions import db
-from ota.models import Account, Device, DeviceUpgrade, Firmware, Product, UpgradeTask
+from ota.models import DeviceUpgrade
 from ota.runtime import services
 from ota.services import events
 
@@ -39,34 +38,10 @@ PACED_SECONDS = 5
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def seed(app) -> tuple[str, int, dict]:
-    """Create one product, DEVICES devices and a pushed upgrade each; return code, firmware id, name->upgrade."""
-    with app.app_context():
-        acct = Account(name="bench")
-        db.session.add(acct)
-        db.session.flush()
-        from ota.services.accounts import create_user
-
-        create_user("bench", "correct-horse", account_id=acct.id)
-        product = Product(account_id=acct.id, code="BENCH00001", name="Bench")
-        db.session.add(product)
-        db.session.flush()
-        fw = Firmware(account_id=acct.id, product_id=product.id, name="fw", version="2.0.0", filename="fw.bin",
-                      storage_key=secrets.token_hex(16), size=1000, md5="0" * 32, sha256="0" * 64)
-        db.session.add(fw)
-        db.session.flush()
-        db.session.execute(db.insert(Device), [{"product_id": product.id, "name": f"d{i:05d}", "secret": "x",
-                                                "version": "1.0.0"} for i in range(DEVICES)])
-        task = UpgradeTask(account_id=acct.id, firmware_id=fw.id, method="names", status="created")
-        db.session.add(task)
-        db.session.flush()
-        ids = db.session.execute(db.select(Device.id, Device.name).where(Device.product_id == product.id)).all()
-        db.session.execute(db.insert(DeviceUpgrade), [{"task_id": task.id, "device_id": i, "firmware_id": fw.id,
-                                                       "status": "pushed"} for i, _ in ids])
-        db.session.commit()
-        ups = dict(db.session.execute(db.select(Device.name, DeviceUpgrade.id)
-                                      .join(DeviceUpgrade, DeviceUpgrade.device_id == Device.id)).all())
-        return product.code, fw.id, task.id, ups
+def seed(app) -> tuple[str, int, int, dict]:
+    """Create one product, DEVICES devices and a pushed upgrade each; return code, firmware id, task id, name->upgrade."""
+    fleet = seed_fleet(app, DEVICES, "BENCH00001", user=True, upgrades="pushed")
+    return fleet.code, fleet.firmware_id, fleet.task_id, fleet.upgrades
 
 
 def payload(percent: int) -> bytes:

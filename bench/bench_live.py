@@ -9,10 +9,10 @@ import time
 
 import requests
 import websocket
-from sqlalchemy import insert, update
+from sqlalchemy import update
 from werkzeug.serving import make_server
 
-from bench.harness import make_app, report, stack_env
+from bench.harness import make_app, report, seed_fleet, stack_env
 
 DEVICES = 10_000
 SECONDS = 8
@@ -21,31 +21,10 @@ BATCH = 500  # the gateway publishes one event per batch of records it committed
 
 def seed(app):
     """A user, a product, 10,000 devices, a firmware and one task with all of them upgrading."""
-    from ota.extensions import db
-    from ota.models import Device, DeviceUpgrade, Firmware, UpgradeTask
-    from ota.services import products
-    from ota.services.accounts import create_user
-
-    with app.app_context():
-        user = create_user("bench", "correct-horse")
-        product = products.create_product(user.account_id, "Bench")
-        db.session.execute(insert(Device), [{"product_id": product.id, "name": f"d{i:05d}", "secret": "x" * 24,
-                                             "version": "1.0.0"} for i in range(DEVICES)])
-        fw = Firmware(account_id=user.account_id, product_id=product.id, name="fw", version="2.0.0",
-                      filename="fw.bin", storage_key="bench", size=1, md5="0" * 32, sha256="0" * 64)
-        db.session.add(fw)
-        db.session.flush()
-        task = UpgradeTask(account_id=user.account_id, firmware_id=fw.id, method="names", status="created",
-                           device_count=DEVICES)
-        db.session.add(task)
-        db.session.flush()
-        ids = db.session.execute(db.select(Device.id).where(Device.product_id == product.id)).scalars().all()
-        db.session.execute(insert(DeviceUpgrade), [{"task_id": task.id, "device_id": d, "firmware_id": fw.id,
-                                                    "status": "upgrading", "stage": "downloading", "percent": 0}
-                                                   for d in ids])
-        db.session.commit()
-        ups = db.session.execute(db.select(DeviceUpgrade.id).where(DeviceUpgrade.task_id == task.id)).scalars().all()
-        return task.id, fw.id, ups
+    fleet = seed_fleet(app, DEVICES, user=True, secret="x" * 24, fw_size=1, storage_key="bench",
+                       task_fields={"device_count": DEVICES},
+                       upgrades={"status": "upgrading", "stage": "downloading", "percent": 0})
+    return fleet.task_id, fleet.firmware_id, fleet.upgrade_ids
 
 
 def login(base):

@@ -13,50 +13,32 @@ import threading
 import time
 
 import requests
-from sqlalchemy import insert
 from werkzeug.serving import make_server
 
-from bench.harness import make_app, report, stack_env
+from bench.harness import make_app, report, seed_fleet, stack_env
 
 DEVICES = 10_000
 REPEAT = 30
 STATUSES = ("pending", "pushed", "upgrading", "upgrading", "succeeded", "succeeded", "succeeded", "failed")
 
 
+def upgrade_row(n: int) -> dict:
+    """Device n's record: the statuses in turn, each with what that status carries."""
+    status = STATUSES[n % len(STATUSES)]
+    row = {"from_version": "1.0.0", "status": status, "retry_count": n % 3}
+    if status == "upgrading":
+        row.update(stage="downloading" if n % 2 else "burning", percent=n % 100)
+    if status == "failed":
+        row.update(error_code="device", error_detail="-4")
+    return row
+
+
 def seed(app) -> int:
     """A user, a product with 10,000 devices, a firmware and one task over all of them; return its id."""
-    from ota.extensions import db
-    from ota.models import Device, DeviceUpgrade, Firmware, UpgradeTask
-    from ota.services import products
-    from ota.services.accounts import create_user
-
-    with app.app_context():
-        user = create_user("bench", "correct-horse")
-        product = products.create_product(user.account_id, "Bench")
-        db.session.execute(insert(Device), [{"product_id": product.id, "name": f"cam-{i:05d}", "secret": "x" * 24,
-                                             "version": "1.0.0"} for i in range(DEVICES)])
-        fw = Firmware(account_id=user.account_id, product_id=product.id, name="fw", version="2.0.0",
-                      filename="fw.bin", storage_key="bench", size=1, md5="0" * 32, sha256="0" * 64)
-        db.session.add(fw)
-        db.session.flush()
-        task = UpgradeTask(account_id=user.account_id, firmware_id=fw.id, method="names", status="created",
-                           device_count=DEVICES, created_by_id=user.id, csv_filename="fleet.csv")
-        db.session.add(task)
-        db.session.flush()
-        ids = db.session.execute(db.select(Device.id).where(Device.product_id == product.id)).scalars().all()
-        rows = []
-        for n, d in enumerate(ids):
-            status = STATUSES[n % len(STATUSES)]
-            row = {"task_id": task.id, "device_id": d, "firmware_id": fw.id, "from_version": "1.0.0",
-                   "status": status, "retry_count": n % 3}
-            if status == "upgrading":
-                row.update(stage="downloading" if n % 2 else "burning", percent=n % 100)
-            if status == "failed":
-                row.update(error_code="device", error_detail="-4")
-            rows.append(row)
-        db.session.execute(insert(DeviceUpgrade), rows)
-        db.session.commit()
-        return task.id
+    fleet = seed_fleet(app, DEVICES, user=True, name="cam-{:05d}", secret="x" * 24, fw_size=1, storage_key="bench",
+                       task_fields={"device_count": DEVICES, "csv_filename": "fleet.csv"}, task_by_user=True,
+                       upgrades=upgrade_row)
+    return fleet.task_id
 
 
 def login(base: str) -> requests.Session:

@@ -5,10 +5,9 @@ product  = read + match the CSV (the form's check) + save the task + run the cre
 baseline = one DB-API executemany of the same 10,000 device_upgrades rows (no checks, one commit)
 Targets (issue 6): at most 2 s, and at least 0.3x the raw insert's speed (raw s / product s).
 """
-import secrets
 import time
 
-from bench.harness import make_app, report, stack_env
+from bench.harness import make_app, report, seed_fleet, stack_env
 
 N = 10_000
 
@@ -16,24 +15,16 @@ N = 10_000
 def main() -> None:
     with stack_env() as env:
         app = make_app(env)
+        from ota.models import utcnow
+
+        fleet = seed_fleet(app, N, "BENCH00002", name="cam_{:05d}", device_fields={"created_at": utcnow()}, task=False)
         with app.app_context():
             from ota.extensions import db
             from ota.jobs.tasks import create_task_job
-            from ota.models import Account, Device, DeviceUpgrade, Firmware, Product, UpgradeTask, utcnow
+            from ota.models import DeviceUpgrade, Firmware, UpgradeTask, utcnow
             from ota.services import tasks
 
-            acct = Account(name="bench")
-            db.session.add(acct)
-            db.session.flush()
-            product = Product(account_id=acct.id, code="BENCH00002", name="Bench")
-            db.session.add(product)
-            db.session.flush()
-            fw = Firmware(account_id=acct.id, product_id=product.id, name="fw", version="2.0.0", filename="fw.bin",
-                          storage_key=secrets.token_hex(16), size=1000, md5="0" * 32, sha256="0" * 64)
-            db.session.add(fw)
-            db.session.execute(db.insert(Device), [{"product_id": product.id, "name": f"cam_{i:05d}", "secret": "x",
-                                                    "version": "1.0.0", "created_at": utcnow()} for i in range(N)])
-            db.session.commit()
+            fw = db.session.get(Firmware, fleet.firmware_id)
             csv_bytes = ("\ufeffDeviceName\r\n" + "".join(f"cam_{i:05d}\r\n" for i in range(N))).encode()
 
             t0 = time.perf_counter()
@@ -47,7 +38,7 @@ def main() -> None:
             assert status == "created" and db.session.get(UpgradeTask, task.id).device_count == N
 
             # The raw baseline: the same rows into the same table for a second task, one executemany.
-            raw_task = UpgradeTask(account_id=acct.id, firmware_id=fw.id, method="names", status="created")
+            raw_task = UpgradeTask(account_id=fleet.account_id, firmware_id=fw.id, method="names", status="created")
             db.session.add(raw_task)
             db.session.execute(db.update(DeviceUpgrade).where(DeviceUpgrade.task_id == task.id)
                                .values(status="succeeded"))  # free the devices (one active record each)
