@@ -66,7 +66,7 @@ def test_device_tab_lists_every_record_with_its_detail(app, auth_client, seeded)
     with app.test_request_context(headers={"Accept-Language": "zh"}):
         md5 = error_message("device", "-4")  # the task page's wording for a device's -4
     assert f'<span class="error-text">{md5}</span>' in html
-    for header in ("DeviceName", "升级前版本", "升级状态", "状态详情", "最后更新"):
+    for header in ("设备名称", "升级前版本", "升级状态", "状态详情", "最后更新"):
         assert header in html
 
 

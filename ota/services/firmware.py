@@ -268,6 +268,17 @@ def task_count(firmware_id: int) -> int:
     ).scalar()
 
 
+def finished_task_counts(firmware_ids: list[int]) -> dict[int, int]:
+    """Return {firmware id: its finished upgrade tasks} (deleted with it): what the delete confirmation says."""
+    if not firmware_ids:
+        return {}
+    return dict(db.session.execute(
+        select(UpgradeTask.firmware_id, func.count()).where(
+            UpgradeTask.firmware_id.in_(firmware_ids), UpgradeTask.status.not_in(TaskStatus.UNFINISHED))
+        .group_by(UpgradeTask.firmware_id)
+    ).all())
+
+
 def in_use_message(task_id: int):
     return _l("Upgrade task #%(task)s to this firmware is not finished; cancel or finish it before deleting the firmware.", task=task_id)
 

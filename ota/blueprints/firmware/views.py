@@ -1,4 +1,6 @@
 """固件列表, 固件详情, 编辑, 删除 and the console user's download."""
+import json
+
 from flask import abort, flash, redirect, render_template, request, send_file, url_for
 from flask_babel import gettext as _
 from sqlalchemy import or_, select
@@ -53,7 +55,7 @@ def index():
     count = db.session.get(Account, account_id()).firmware_count
     template = "firmware/_table.html" if wants_fragment() else "firmware/index.html"
     return render_template(template, page=page, products=products, product=product, search=search,
-                           count=count)
+                           count=count, finished_tasks=service.finished_task_counts([fw.id for fw in page.items]))
 
 
 @bp.get("/firmware/<int:firmware_id>")
@@ -62,7 +64,7 @@ def detail(firmware_id: int):
     fw = owned_or_404(Firmware, firmware_id)
     if wants_fragment():
         return render_template("firmware/_info_card.html", fw=fw)
-    return render_template("firmware/detail.html", fw=fw)
+    return render_template("firmware/detail.html", fw=fw, finished_tasks=_finished_tasks(fw.id))
 
 
 @bp.route("/firmware/<int:firmware_id>/edit", methods=["GET", "POST"])
@@ -79,12 +81,25 @@ def edit(firmware_id: int):
             getattr(form, e.field).errors = [e.message]
         else:
             if wants_fragment():
-                return render_template("firmware/_info_card.html", fw=db.session.get(Firmware, fw.id))
+                return _saved_in_place(db.session.get(Firmware, fw.id))
             flash(_("Firmware saved."), "success")
             return redirect(url_for("firmware.detail", firmware_id=fw.id), code=303)
     status = 422 if form.errors else 200
     template = "firmware/_info_form.html" if wants_fragment() else "firmware/edit.html"
     return render_template(template, fw=fw, form=form), status
+
+
+def _finished_tasks(firmware_id: int) -> int:
+    return service.finished_task_counts([firmware_id]).get(firmware_id, 0)
+
+
+def _saved_in_place(fw: Firmware):
+    """Answer a saved in-place edit: the info card, the page heading (oob: it shows the name) and a toast."""
+    body = (render_template("firmware/_info_card.html", fw=fw)
+            + render_template("firmware/_page_head.html", fw=fw, finished_tasks=_finished_tasks(fw.id), oob=True))
+    # ASCII JSON: a header carries no Chinese as such; htmx parses it and console.js shows the toast.
+    toast = json.dumps({"ota:toast": {"value": _("Firmware saved."), "kind": "success"}})
+    return body, 200, {"HX-Trigger": toast}
 
 
 @bp.get("/firmware/<int:firmware_id>/delete")

@@ -3,12 +3,13 @@ from urllib.parse import urlsplit
 
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user
 
 from ota.access import owned_or_404
 from ota.blueprints.tasks import bp
 from ota.extensions import db
-from ota.models import DeviceUpgrade, UpgradeTask
+from ota.models import DeviceUpgrade, UpgradeStatus, UpgradeTask
 from ota.services import upgrades
 from ota.web import wants_fragment
 
@@ -20,12 +21,25 @@ def _own_upgrade(upgrade_id: int) -> DeviceUpgrade:
     return u
 
 
-def _back(task_id: int):
-    target = request.form.get("next", "")
+def _next(task_id: int, target: str) -> str:
+    """Return target when it is a path on this site (the filtered task page), else the task page."""
     parts = urlsplit(target)
     if not (target.startswith("/") and not target.startswith("//") and not parts.scheme and not parts.netloc):
         target = url_for("tasks.detail", task_id=task_id)
+    return target
+
+
+def _back(task_id: int):
+    target = _next(task_id, request.form.get("next", ""))
+    if wants_fragment():  # a bulk action from htmx: reload the page (its counts and flash) where it was
+        return "", 204, {"HX-Redirect": target}
     return redirect(target, code=303)
+
+
+def _confirm(task: UpgradeTask, title: str, question: str, action: str):
+    """Render the no-JS confirmation page of a cancel (htmx asks with hx-confirm instead)."""
+    return render_template("tasks/confirm.html", task=task, title=title, question=question, action=action,
+                           back=_next(task.id, request.args.get("next", "")))
 
 
 def _refused(message: str):
@@ -55,10 +69,30 @@ def cancel(upgrade_id: int):
     return _row_action(upgrade_id, upgrades.cancel)
 
 
+@bp.get("/upgrades/<int:upgrade_id>/cancel")
+def confirm_cancel(upgrade_id: int):
+    """Ask before cancelling one device's upgrade (the no-JS path)."""
+    u = _own_upgrade(upgrade_id)
+    question = _("Cancel the upgrade of %(name)s? It ends as “Upgrade failed: Cancelled”.", name=u.device.name)
+    return _confirm(u.task, _("Cancel the upgrade"), question, url_for("tasks.cancel", upgrade_id=u.id))
+
+
 @bp.post("/upgrades/<int:upgrade_id>/retry")
 def retry(upgrade_id: int):
     """Retry one failed device (it becomes 待推送 and is pushed again)."""
     return _row_action(upgrade_id, upgrades.retry)
+
+
+@bp.get("/tasks/<int:task_id>/cancel-all")
+def confirm_cancel_all(task_id: int):
+    """Ask before cancelling every unfinished device of the task (the no-JS path)."""
+    task = owned_or_404(UpgradeTask, task_id)
+    counts = upgrades.status_counts(task.id)
+    n = sum(counts[s] for s in UpgradeStatus.ACTIVE)
+    question = ngettext("Cancel the %(num)s unfinished device upgrade of task #%(id)s? It ends as “Upgrade failed: Cancelled”.",
+                        "Cancel the %(num)s unfinished device upgrades of task #%(id)s? They end as “Upgrade failed: Cancelled”.",
+                        n, id=task.id)
+    return _confirm(task, _("Cancel all unfinished"), question, url_for("tasks.cancel_all", task_id=task.id))
 
 
 @bp.post("/tasks/<int:task_id>/cancel-all")
@@ -66,7 +100,8 @@ def cancel_all(task_id: int):
     """Cancel every unfinished device of the task."""
     task = owned_or_404(UpgradeTask, task_id)
     n = upgrades.cancel_all(task.id)
-    flash(_("%(n)s unfinished upgrades cancelled.", n=n), "success" if n else "info")
+    flash(ngettext("%(num)s unfinished upgrade cancelled.", "%(num)s unfinished upgrades cancelled.", n),
+          "success" if n else "info")
     return _back(task.id)
 
 
@@ -78,7 +113,8 @@ def retry_all(task_id: int):
         n, left = upgrades.retry_all(task.id)
     except upgrades.Refused as e:
         return _refused(str(e))
-    flash(_("%(n)s failed upgrades retried.", n=n), "success" if n else "info")
+    flash(ngettext("%(num)s failed upgrade retried.", "%(num)s failed upgrades retried.", n), "success" if n else "info")
     if left:
-        flash(_("%(n)s failed devices were not retried: each is in another unfinished task.", n=left), "error")
+        flash(ngettext("%(num)s failed device was not retried: it is in another unfinished task.",
+                       "%(num)s failed devices were not retried: each is in another unfinished task.", left), "error")
     return _back(task.id)

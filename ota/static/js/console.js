@@ -23,9 +23,12 @@
     toast(document.documentElement.lang === "en" ? "The server could not be reached." : "无法连接服务器。");
   });
 
-  function toast(text) {
+  // A server's HX-Trigger {"ota:toast": {"value": text, "kind": "success"}} (an in-place save) shows a toast.
+  document.addEventListener("ota:toast", function (e) { toast(e.detail.value, e.detail.kind); });
+
+  function toast(text, kind) {
     var t = document.createElement("div");
-    t.className = "toast";
+    t.className = kind ? "toast toast-" + kind : "toast";
     t.textContent = text;
     document.getElementById("toasts").appendChild(t);
     setTimeout(function () { t.remove(); }, 6000);
