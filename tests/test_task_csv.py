@@ -44,7 +44,7 @@ def test_duplicates_are_folded_with_a_notice(auth_client, world):
     r = post_csv(auth_client, world.fw.id, b"DeviceName\ndev_00000\ndev_00001\ndev_00000\n")
     assert r.status_code == 303
     page = auth_client.get(r.headers["Location"]).get_data(as_text=True)
-    assert "1 个重复的 DeviceName 已合并为一个" in page and "第 4 行" in page
+    assert "已忽略 1 个重复行：" in page and "第 4 行：“dev_00000” 与第 2 行重复，已忽略" in page
     run_jobs()
     assert names_of(UpgradeTask.query.one().id) == ["dev_00000", "dev_00001"]
 

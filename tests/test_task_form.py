@@ -65,11 +65,12 @@ def test_picker_select_and_save_specified_devices(auth_client, world):
     ids = add_devices(world.product, 30, "1.0.0")
     token = "tok123"
     fid = world.fw.id
-    page = auth_client.get(f"/firmware/{fid}/upgrade/picker?token={token}&q=dev_0000").get_data(as_text=True)
+    page = auth_client.get(f"/firmware/{fid}/upgrade/picker?token={token}&q=dev_0000&source_versions=1.0.0").get_data(as_text=True)
     assert "dev_00001" in page and "dev_00011" not in page
     r = auth_client.post(f"/firmware/{fid}/upgrade/picker/{token}/toggle/{ids[3]}", headers={"HX-Request": "true"})
     assert "已选 1 台设备" in r.get_data(as_text=True) and r.headers["HX-Trigger"] == "picker-changed"
-    r = auth_client.post(f"/firmware/{fid}/upgrade/picker/{token}/all?q=dev_0001", headers={"HX-Request": "true"})
+    r = auth_client.post(f"/firmware/{fid}/upgrade/picker/{token}/all?q=dev_0001&source_versions=1.0.0",
+                         headers={"HX-Request": "true"})
     assert "已选 11 台设备" in r.get_data(as_text=True)  # dev_00010..dev_00019 plus dev_00003
     prev = auth_client.get(f"/firmware/{fid}/upgrade/preview?source_versions=1.0.0&scope=selected&picker={token}")
     assert "11" in prev.get_data(as_text=True)

@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass, field
 
 from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 
 # Tencent's rule for a DeviceName: 1-48 of letters, digits and _ - . : @
 DEVICE_NAME_RE = re.compile(r"[A-Za-z0-9_\-.:@]{1,48}")
@@ -175,3 +176,35 @@ def describe_line(line: int, code: str, value: str = ""):
     """Return "Line N: message" (or just the message for a whole-file problem)."""
     message = describe_error(code, value)
     return _l("Line %(line)s: %(message)s", line=line, message=message) if line else message
+
+
+def describe_repeat(name: str, line: int, first: int):
+    """Return "Line N: “name” repeats line M; ignored" (lazy)."""
+    return _l("Line %(line)s: “%(name)s” repeats line %(first)s; ignored", line=line, name=name, first=first)
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One problem of a CSV as the pages list it: its line (0: the whole file) and message; repeat: only ignored."""
+
+    line: int
+    message: object  # a lazy string, rendered in the request's language
+    repeat: bool = False
+
+
+def problems(result: CsvResult, extra=()) -> list[Problem]:
+    """Return every error and repeated line of result (and the extra Problems), in line order."""
+    found = [Problem(line, describe_line(line, code, value)) for line, code, value in result.errors]
+    found += [Problem(line, describe_repeat(name, line, result.lines[name]), True) for name, line in result.duplicates]
+    found += list(extra)
+    return sorted(found, key=lambda p: p.line)  # stable: a line's problems keep their order
+
+
+def repeats_notice(found: list[Problem], shown: int = 20) -> str:
+    """Return "N repeated lines were ignored:" then each repeat of found with its line, one a line (for a flash)."""
+    repeats = [p for p in found if p.repeat]
+    lines = [ngettext("%(num)s repeated line was ignored:", "%(num)s repeated lines were ignored:", len(repeats))]
+    lines += [str(p.message) for p in repeats[:shown]]
+    if len(repeats) > shown:
+        lines.append(ngettext("…and %(num)s more line.", "…and %(num)s more lines.", len(repeats) - shown))
+    return "\n".join(lines)

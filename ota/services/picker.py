@@ -60,9 +60,10 @@ def toggle(account_id: int, token: str, device_id: int) -> bool:
     return on
 
 
-def matching(product_id: int, q: str):
-    """Return the query of a product's devices whose name contains q."""
-    query = db.select(Device).where(Device.product_id == product_id)
+def matching(product_id: int, q: str, versions: list[str]):
+    """Return the query of a product's devices on one of versions whose name contains q (none without versions)."""
+    # Only devices a by-version task can reach are offered: one on another version would be skipped.
+    query = db.select(Device).where(Device.product_id == product_id, Device.version.in_(list(versions)))
     q = (q or "").strip()
     if q:
         escaped = q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
@@ -70,10 +71,10 @@ def matching(product_id: int, q: str):
     return query.order_by(Device.name)
 
 
-def add_matching(account_id: int, token: str, product_id: int, q: str) -> int:
-    """Add every device matching q to the selection (select all matching); return the new count."""
+def add_matching(account_id: int, token: str, product_id: int, q: str, versions: list[str]) -> int:
+    """Add every device on versions matching q to the selection (select all matching); return the new count."""
     r, key = get_redis(), _key(account_id, token)
-    ids = db.session.execute(matching(product_id, q).with_only_columns(Device.id).order_by(None)).scalars().all()
+    ids = db.session.execute(matching(product_id, q, versions).with_only_columns(Device.id).order_by(None)).scalars().all()
     pipe = r.pipeline(transaction=False)
     for i in range(0, len(ids), 10_000):
         pipe.sadd(key, *ids[i:i + 10_000])
@@ -88,6 +89,7 @@ def clear(account_id: int, token: str) -> None:
         get_redis().delete(_key(account_id, token))
 
 
-def total(product_id: int, q: str) -> int:
-    """Return how many devices match q."""
-    return db.session.execute(db.select(func.count()).select_from(matching(product_id, q).order_by(None).subquery())).scalar_one()
+def total(product_id: int, q: str, versions: list[str]) -> int:
+    """Return how many devices on versions match q."""
+    query = matching(product_id, q, versions).order_by(None).subquery()
+    return db.session.execute(db.select(func.count()).select_from(query)).scalar_one()

@@ -2,7 +2,7 @@
 from dataclasses import dataclass, field
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import distinct, func
+from sqlalchemy import distinct, func, or_
 
 from ota.extensions import db
 from ota.models import Device, DeviceUpgrade, Firmware, Product, TaskStatus, UpgradeStatus, UpgradeTask
@@ -135,8 +135,9 @@ class CsvCheck:
     """An uploaded CSV checked against a product: device ids, or the problems with their lines."""
 
     device_ids: list[int] = field(default_factory=list)
-    errors: list = field(default_factory=list)  # messages, "Line N: ..." (lazy strings)
+    errors: list = field(default_factory=list)  # messages, "Line N: ..." (lazy strings), in line order
     duplicates: list[tuple[str, int]] = field(default_factory=list)
+    problems: list[csvnames.Problem] = field(default_factory=list)  # errors and repeated lines, in line order
 
     @property
     def ok(self) -> bool:
@@ -148,13 +149,19 @@ def check_csv(firmware: Firmware, data: bytes, max_rows: int) -> CsvCheck:
     check = CsvCheck()
     result = csvnames.read_device_names(data, max_rows=max_rows)
     check.duplicates = result.duplicates
-    for line, code, value in result.errors:
-        check.errors.append(csvnames.describe_line(line, code, value))
+    extra: list[csvnames.Problem] = []
     if result.too_many:
-        check.errors.append(_l("The file lists %(count)s devices; one task takes at most %(max)s.",
-                               count=len(result.names), max=max_rows))
-    if result.file_error or result.too_many:
-        return check  # bad rows are listed together with unknown names below; a bad file is not
+        extra.append(csvnames.Problem(0, _l("The file lists %(count)s devices; one task takes at most %(max)s.",
+                                            count=len(result.names), max=max_rows)))
+    if not (result.file_error or result.too_many):  # a bad file is not matched name by name
+        extra += _unknown_names(firmware, result, check)
+    check.problems = csvnames.problems(result, extra)
+    check.errors = [p.message for p in check.problems if not p.repeat]
+    return check
+
+
+def _unknown_names(firmware: Firmware, result: csvnames.CsvResult, check: CsvCheck) -> list:
+    """Match the names to the product's devices (into check.device_ids); return a Problem per unknown name."""
     by_name: dict[str, int] = {}
     for part in _chunks(result.names):
         by_name.update(db.session.execute(
@@ -167,15 +174,17 @@ def check_csv(firmware: Firmware, data: bytes, max_rows: int) -> CsvCheck:
             db.select(Device.name, Product.name).join(Product, Product.id == Device.product_id)
             .where(Product.account_id == firmware.account_id, Device.name.in_(part))
         ).all())
+    unknown = []
     for name in missing:
         line = result.lines[name]
         if name in elsewhere:
-            check.errors.append(_l("Line %(line)s: “%(name)s” belongs to product %(product)s, not to this firmware’s product.",
-                                   line=line, name=name, product=elsewhere[name]))
+            message = _l("Line %(line)s: “%(name)s” belongs to product %(product)s, not to this firmware’s product.",
+                         line=line, name=name, product=elsewhere[name])
         else:
-            check.errors.append(_l("Line %(line)s: no device named “%(name)s” in this product.", line=line, name=name))
+            message = _l("Line %(line)s: no device named “%(name)s” in this product.", line=line, name=name)
+        unknown.append(csvnames.Problem(line, message))
     check.device_ids = [by_name[n] for n in result.names if n in by_name]
-    return check
+    return unknown
 
 
 def validate_options(timeout: int | None, push_rate: int | None) -> dict[str, list]:
@@ -220,6 +229,9 @@ def save_task(firmware: Firmware, user_id: int | None, *, method: str, versions=
         csv_filename=(clean_filename(csv_filename) or None) if method == UpgradeTask.METHOD_NAMES else None,
         override=bool(override), timeout_seconds=timeout, push_rate=push_rate,
         status=TaskStatus.NOT_STARTED, created_by_id=user_id,
+        # Said at once, so the page adds up (指定设备 N = devices + skipped) before creation runs.
+        skipped=off_version(firmware, selection, versions) or None
+        if method == UpgradeTask.METHOD_VERSION and scope == UpgradeTask.SCOPE_SELECTED else None,
     )
     db.session.add(task)
     db.session.commit()
@@ -227,6 +239,18 @@ def save_task(firmware: Firmware, user_id: int | None, *, method: str, versions=
 
     enqueue_create(task.id)
     return task
+
+
+def off_version(firmware: Firmware, device_ids: list[int], versions: list[str]) -> list[dict]:
+    """Return a skipped entry (reason not_on_version) for each chosen device not on one of versions, by name."""
+    found = []
+    for part in _chunks(list(device_ids)):
+        found += db.session.execute(
+            db.select(Device.id, Device.name).where(
+                Device.id.in_(part), Device.product_id == firmware.product_id,
+                or_(Device.version.is_(None), Device.version.not_in(list(versions))))
+        ).all()
+    return [{"device_id": d, "name": n, "reason": "not_on_version"} for d, n in sorted(found, key=lambda r: r[1])]
 
 
 def target_rows(task: UpgradeTask) -> list[tuple[int, str, str | None]]:

@@ -1,5 +1,6 @@
 """Forms of the devices blueprint; the rules themselves live in the services."""
 from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_ngettext
 from flask_wtf.file import FileField
 from wtforms import StringField, ValidationError
 
@@ -54,5 +55,7 @@ class ImportForm(BaseForm):
             code, value = next((c, v) for line, c, v in self.result.errors if line == 0)
             raise ValidationError(csvnames.describe_error(code, value))
         if self.result.errors:
-            raise ValidationError(_l("%(count)s lines have errors; nothing was imported. Fix them and "
-                                     "upload the file again.", count=len(self.result.errors)))
+            raise ValidationError(lazy_ngettext(
+                "%(num)s line has an error; nothing was imported. Fix it and upload the file again.",
+                "%(num)s lines have errors; nothing was imported. Fix them and upload the file again.",
+                len(self.result.errors)))

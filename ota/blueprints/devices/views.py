@@ -1,6 +1,7 @@
 """Views of the devices blueprint: products (list, create, rename) and their devices."""
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import ngettext
 
 from ota.access import account_id, owned_or_404
 from ota.blueprints.devices import bp
@@ -28,11 +29,6 @@ def _refuse(status: int, message: str, url: str):
         return render_template("errors/_message.html", status=status, message=message), status
     flash(message, "error")
     return redirect(url, code=303)
-
-
-@bp.context_processor
-def _helpers():
-    return {"describe_line": csvnames.describe_line}
 
 
 @bp.get("/products")
@@ -87,7 +83,7 @@ def rename_product(product_id: int):
                            count=device_service.count_devices(product.id))
 
 
-def _device_page(product: Product, add_form=None, import_form=None, import_errors=None, status=200):
+def _device_page(product: Product, add_form=None, import_form=None, import_problems=None, status=200):
     """Render a product's page (or only its device table, for an htmx search or page change)."""
     q = request.args.get("q", "").strip()
     version = request.args.get("version", "").strip()
@@ -99,7 +95,7 @@ def _device_page(product: Product, add_form=None, import_form=None, import_error
     return render_template(
         "devices/product.html", **context, versions=device_service.versions(product.id),
         add_form=add_form or DeviceForm(product.id), import_form=import_form or ImportForm(),
-        import_errors=import_errors, errors_shown=ERRORS_SHOWN,
+        import_problems=import_problems, errors_shown=ERRORS_SHOWN,
     ), status
 
 
@@ -133,22 +129,23 @@ def import_devices(product_id: int):
     product = owned_or_404(Product, product_id)
     form = ImportForm()
     if not form.validate_on_submit():
-        errors = form.result.errors if form.result and not form.result.file_error else None
+        problems = csvnames.problems(form.result) if form.result and not form.result.file_error else None
         if wants_fragment():
             return render_template("devices/_device_import.html", product=product, import_form=form,
-                                   import_errors=errors, errors_shown=ERRORS_SHOWN), 422
-        return _device_page(product, import_form=form, import_errors=errors, status=422)
+                                   import_problems=problems, errors_shown=ERRORS_SHOWN), 422
+        return _device_page(product, import_form=form, import_problems=problems, status=422)
     try:
         result = device_service.import_devices(product.id, form.result.names)
     except device_service.DeviceError as e:
         return _refuse(409, str(e), url_for("devices.product", product_id=product.id))
-    message = _("%(created)s devices imported.", created=result.created)
+    message = ngettext("%(num)s device imported.", "%(num)s devices imported.", result.created)
     if result.skipped:
         names = ", ".join(result.skipped[:SKIPPED_SHOWN]) + ("…" if len(result.skipped) > SKIPPED_SHOWN else "")
-        message += " " + _("%(count)s already existed and were skipped: %(names)s",
-                           count=len(result.skipped), names=names)
+        message += " " + ngettext("%(num)s already existed and was skipped: %(names)s.",
+                                  "%(num)s already existed and were skipped: %(names)s.",
+                                  len(result.skipped), names=names)
     if form.result.duplicates:
-        message += " " + _("%(count)s repeated lines were ignored.", count=len(form.result.duplicates))
+        message += " " + csvnames.repeats_notice(csvnames.problems(form.result), SKIPPED_SHOWN)
     flash(message, "success")
     return _go(url_for("devices.product", product_id=product.id))
 

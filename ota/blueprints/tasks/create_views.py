@@ -7,7 +7,7 @@ from ota.access import account_id, owned_or_404
 from ota.blueprints.tasks import bp
 from ota.blueprints.tasks.forms import UpgradeForm
 from ota.models import Firmware, UpgradeTask
-from ota.services import picker, submissions, tasks
+from ota.services import csvnames, picker, submissions, tasks
 from ota.web import wants_fragment
 
 TEMPLATE_CSV = "\ufeffDeviceName\r\ndevice_001\r\n"  # BOM: Excel then reads UTF-8 (and Chinese) correctly
@@ -86,8 +86,7 @@ def _save(firmware: Firmware, form: UpgradeForm):
     if by_version and form.scope.data == UpgradeTask.SCOPE_SELECTED:
         picker.clear(account_id(), form.picker.data)
     if form.duplicates:
-        shown = ", ".join(_("line %(line)s (%(name)s)", line=line, name=name) for name, line in form.duplicates[:20])
-        flash(_("%(n)s repeated DeviceNames were counted once: %(lines)s.", n=len(form.duplicates), lines=shown), "info")
+        flash(csvnames.repeats_notice(form.csv_problems), "info")
     flash(_("Task %(id)s saved; its device list is being created.", id=task.id), "success")
     return redirect(url_for("tasks.detail", task_id=task.id), code=303), task.id
 

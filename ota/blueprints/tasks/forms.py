@@ -1,6 +1,7 @@
 """The upgrade form (固件升级): one form for both batch methods; only the chosen method's fields are checked."""
 from flask import current_app
 from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_ngettext
 from flask_wtf.file import FileField
 from wtforms import BooleanField, HiddenField, IntegerField, RadioField, SelectMultipleField
 from wtforms.validators import Optional, StopValidation
@@ -8,8 +9,6 @@ from wtforms.validators import Optional, StopValidation
 from ota.forms import BaseForm
 from ota.models import UpgradeTask
 from ota.services import picker, tasks
-
-MAX_LISTED = 50  # CSV problems listed at the field; the rest are counted
 
 
 class UpgradeForm(BaseForm):
@@ -33,6 +32,7 @@ class UpgradeForm(BaseForm):
         self.source_versions.choices = [(v, v) for v in tasks.source_versions(firmware)]
         self.device_ids: list[int] = []
         self.duplicates: list[tuple[str, int]] = []
+        self.csv_problems: list = []  # csvnames.Problem of the uploaded CSV, in line order
 
     @property
     def by_version(self) -> bool:
@@ -66,11 +66,12 @@ class UpgradeForm(BaseForm):
             raise StopValidation(_l("Only .csv files are accepted (download the template)."))
         check = tasks.check_csv(self.firmware, upload.read(), current_app.config["CSV_MAX_DEVICES"])
         if check.errors:
-            field.errors.extend(check.errors[:MAX_LISTED])
-            if len(check.errors) > MAX_LISTED:
-                field.errors.append(_l("… and %(n)s more problems.", n=len(check.errors) - MAX_LISTED))
-            raise StopValidation()
-        self.device_ids, self.duplicates = check.device_ids, check.duplicates
+            self.csv_problems = check.problems  # listed under the field, line by line (_csv_macros.html)
+            raise StopValidation(lazy_ngettext(
+                "%(num)s problem in the file; no task was saved. Fix it and upload the file again.",
+                "%(num)s problems in the file; no task was saved. Fix them and upload the file again.",
+                len(check.errors)))
+        self.device_ids, self.duplicates, self.csv_problems = check.device_ids, check.duplicates, check.problems
 
     def validate_timeout(self, field):
         if field.data is None or not tasks.TIMEOUT_MIN <= field.data <= tasks.TIMEOUT_MAX:
