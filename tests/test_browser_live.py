@@ -66,7 +66,8 @@ def test_a_row_moves_from_pushed_through_download_to_success_live(
     page.wait_for_function(f"document.querySelector('#du-{up.id}')?.innerText.includes('升级成功')")
 
     # 取消 then 重试 on the other row; each click swaps the row (and the feed agrees).
-    page.locator(f"#du-{up2.id} button", has_text="取消").click()
+    page.once("dialog", lambda dialog: dialog.accept())  # 取消 asks first (hx-confirm)
+    page.locator(f"#du-{up2.id} a", has_text="取消").click()
     page.wait_for_function(f"document.querySelector('#du-{up2.id}')?.innerText.includes('升级失败')")
     assert "重试" in page.locator(f"#du-{up2.id}").inner_text()
     page.locator(f"#du-{up2.id} button", has_text="重试").click()
