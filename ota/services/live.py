@@ -4,6 +4,7 @@ The socket handler gives stream() a Feed, which knows what its page shows and re
 page's own partials. Events carry ids only (ota.services.events); a flush re-reads those rows.
 """
 import json
+from abc import ABC, abstractmethod
 import logging
 import time
 from dataclasses import dataclass, field
@@ -48,23 +49,26 @@ class Changes:
         return self.events > 0
 
 
-class Feed:
+class Feed(ABC):
     """What one page shows; subclasses render it with the page's partials."""
 
     channels: list[str] = []
     done = False  # set when the page's object is gone: the socket then closes normally
 
+    @abstractmethod
     def snapshot(self) -> list[str]:
         """Return the messages of everything the page shows (sent on every connect)."""
-        raise NotImplementedError
+        ...
 
+    @abstractmethod
     def render(self, changes: Changes) -> list[str]:
         """Return the messages of the rows and counters the changes touch that the page shows."""
-        raise NotImplementedError
+        ...
 
+    @abstractmethod
     def banner(self, codes: list[str]) -> str:
         """Return the service banner for the problem codes, as an out-of-band swap."""
-        raise NotImplementedError
+        ...
 
 
 def _subscribe(channels: list[str]) -> redis.client.PubSub:

@@ -5,6 +5,7 @@ the filesystem. Uploads are written to a staging file inside the same store and 
 place only when the caller commits, so a failure at any point leaves no file behind.
 """
 import os
+from abc import ABC, abstractmethod
 import re
 import secrets
 import time
@@ -27,39 +28,47 @@ def new_key() -> str:
     return secrets.token_hex(16)
 
 
-class Staged:
+class Staged(ABC):
     """A file being written; commit() moves it under its key, discard() removes it."""
 
+    @abstractmethod
     def write(self, data: bytes) -> int:
-        raise NotImplementedError
+        ...
 
+    @abstractmethod
     def commit(self, key: str) -> None:
-        raise NotImplementedError
+        ...
 
+    @abstractmethod
     def discard(self) -> None:
-        raise NotImplementedError
+        ...
 
 
-class Storage:
+class Storage(ABC):
     """What every firmware store provides."""
 
+    @abstractmethod
     def open(self, key: str) -> BinaryIO:
         """Return a seekable binary reader (for ranged reads)."""
-        raise NotImplementedError
+        ...
 
+    @abstractmethod
     def size(self, key: str) -> int:
-        raise NotImplementedError
+        ...
 
+    @abstractmethod
     def exists(self, key: str) -> bool:
-        raise NotImplementedError
+        ...
 
+    @abstractmethod
     def delete(self, key: str) -> None:
         """Remove a stored file; a missing one is not an error."""
-        raise NotImplementedError
+        ...
 
+    @abstractmethod
     def stage(self) -> Staged:
         """Start writing a new file."""
-        raise NotImplementedError
+        ...
 
     def save(self, key: str, read: Callable[[int], bytes]) -> int:
         """Store everything read() returns under key; return the byte count."""
@@ -74,13 +83,15 @@ class Storage:
             raise
         return total
 
+    @abstractmethod
     def cleanup_stale(self, max_age: float) -> int:
         """Remove staging files older than max_age seconds (left by killed processes)."""
-        raise NotImplementedError
+        ...
 
+    @abstractmethod
     def remove_orphans(self, known: set[str], max_age: float) -> int:
         """Remove stored files older than max_age seconds whose key is not in known."""
-        raise NotImplementedError
+        ...
 
 
 class _LocalStaged(Staged):
