@@ -34,33 +34,35 @@ def _account_or_refuse(ws) -> int | None:
     return current_user.account_id
 
 
+def _owner_or_refuse(ws, model, ident: int) -> int | None:
+    """Return the account id when the user's account owns the row, else close with 1008."""
+    account_id = _account_or_refuse(ws)
+    if account_id is None:
+        return None
+    row = db.session.get(model, ident)
+    if row is None or row.account_id != account_id:
+        _refuse(ws, "not found")
+        return None
+    return account_id
+
+
 # Public for the login check only: an anonymous socket must get 1008, not a redirect.
 @sock.route("/ws/firmware/<int:firmware_id>", bp=bp)
 @public
 def firmware_feed(ws, firmware_id: int):
     """Stream the firmware detail page's statistics and its current tab."""
-    account_id = _account_or_refuse(ws)
-    if account_id is None:
-        return
-    firmware = db.session.get(Firmware, firmware_id)
-    if firmware is None or firmware.account_id != account_id:
-        _refuse(ws, "not found")
-        return
-    stream(ws, FirmwareFeed(firmware_id, account_id, request.args))
+    account_id = _owner_or_refuse(ws, Firmware, firmware_id)
+    if account_id is not None:
+        stream(ws, FirmwareFeed(firmware_id, account_id, request.args))
 
 
 @sock.route("/ws/tasks/<int:task_id>", bp=bp)
 @public
 def task_feed(ws, task_id: int):
     """Stream a task page's status, counters and the rows of its filter (status, q, page)."""
-    account_id = _account_or_refuse(ws)
-    if account_id is None:
-        return
-    task = db.session.get(UpgradeTask, task_id)
-    if task is None or task.account_id != account_id:
-        _refuse(ws, "not found")
-        return
-    stream(ws, TaskFeed(task_id, account_id, request.args))
+    account_id = _owner_or_refuse(ws, UpgradeTask, task_id)
+    if account_id is not None:
+        stream(ws, TaskFeed(task_id, account_id, request.args))
 
 
 @bp.app_context_processor
