@@ -105,6 +105,21 @@ class DrillStack:
             self.wait_web()
         return proc
 
+    def wait_gateway(self) -> None:
+        """Wait until a gateway is connected to the broker (its heartbeat is in Redis)."""
+        from ota.extensions import get_redis
+        from ota.services.health import GATEWAY_HEARTBEAT_KEY
+
+        until(lambda: get_redis().exists(GATEWAY_HEARTBEAT_KEY), 15, "the gateway's heartbeat")
+
+    def login(self, account_id: int) -> requests.Session:
+        """Log the account's user into the web process; return the browser-like session."""
+        from ota.models import User
+        from tests.live_fixtures import http_login
+
+        username = db.session.execute(db.select(User.username).filter_by(account_id=account_id)).scalar_one()
+        return http_login(self.base, username)
+
     def wait_web(self, timeout: float = 20) -> None:
         """Wait until the web process answers its login page."""
         deadline = time.monotonic() + timeout

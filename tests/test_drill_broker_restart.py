@@ -29,7 +29,7 @@ def test_broker_restart_mid_download(stack, fleet, http_server):
     stack.env["PUBLIC_BASE_URL"] = stack.app.config["PUBLIC_BASE_URL"]
     stack.start("gateway")
     stack.start("worker")
-    until(lambda: get_redis().exists(GATEWAY_HEARTBEAT_KEY), 15, "the gateway's heartbeat")
+    stack.wait_gateway()
     sims = FleetThread(fleet.code, devs, stack.mqtt_url, TIMING, faults={n: "drop" for n in dropped})
     until(lambda: all(s.phase == "online" for s in sims.sims), 15, "the devices to come online")
 

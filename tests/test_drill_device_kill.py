@@ -8,13 +8,11 @@ import sys
 import pytest
 from sqlalchemy import update
 
-from ota.extensions import db, get_redis
-from ota.models import Device, DeviceUpgrade, UpgradeTask, User
+from ota.extensions import db
+from ota.models import Device, DeviceUpgrade, UpgradeTask
 from ota.services import tasks
-from ota.services.health import GATEWAY_HEARTBEAT_KEY
 from tests.devicechannel_fixtures import fleet  # noqa: F401  (fixture)
 from tests.drill_fixtures import ROOT, stack, until  # noqa: F401  (fixture)
-from tests.live_fixtures import http_login
 
 TIMEOUT = 3  # seconds without progress; the form's minimum is 60, set here on the saved task
 
@@ -39,9 +37,8 @@ def test_device_killed_mid_download_times_out_then_retry_succeeds(stack, fleet):
     stack.start("web")
     stack.start("gateway")
     stack.start("worker")
-    until(lambda: get_redis().exists(GATEWAY_HEARTBEAT_KEY), 15, "the gateway's heartbeat")
-    username = db.session.execute(db.select(User.username).filter_by(account_id=fleet.account_id)).scalar_one()
-    browser = http_login(stack.base, username)
+    stack.wait_gateway()
+    browser = stack.login(fleet.account_id)
 
     device = _sim(stack, fleet.code, download_seconds=30)
     until(lambda: db.session.get(Device, dev.id).last_seen_at, 15, "the device to report its version")

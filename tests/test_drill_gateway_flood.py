@@ -58,7 +58,7 @@ def test_garbage_flood_alongside_real_reports(stack, fleet):
     noisy = fleet.devices(3, prefix="noisy")
     ups = {u.device_id: u.id for u in fleet.upgrade(real + noisy, fw)}
     gw = stack.start("gateway")
-    until(lambda: get_redis().exists(GATEWAY_HEARTBEAT_KEY), 15, "the gateway's heartbeat")
+    stack.wait_gateway()
 
     flooder = mqtt.client(stack.mqtt_url)
     mqtt.connect(flooder)

@@ -5,12 +5,12 @@ import pytest
 
 from ota.devicechannel.simulator import Timing
 from ota.extensions import db, get_redis
-from ota.models import Device, DeviceUpgrade, User
+from ota.models import Device, DeviceUpgrade
 from ota.services import tasks
 from ota.services.health import GATEWAY_HEARTBEAT_KEY
 from tests.devicechannel_fixtures import fleet  # noqa: F401  (fixture)
 from tests.drill_fixtures import FleetThread, stack, until  # noqa: F401  (fixture)
-from tests.live_fixtures import cookie_header, http_login
+from tests.live_fixtures import cookie_header
 from tests.test_drill_broker_restart import statuses
 from tests.test_live import connect, recv_burst
 
@@ -30,9 +30,8 @@ def test_redis_restart_mid_task(stack, fleet):
     stack.start("web")
     stack.start("gateway")
     stack.start("worker")
-    until(lambda: get_redis().exists(GATEWAY_HEARTBEAT_KEY), 15, "the gateway's heartbeat")
-    username = db.session.execute(db.select(User.username).filter_by(account_id=fleet.account_id)).scalar_one()
-    browser = http_login(stack.base, username)
+    stack.wait_gateway()
+    browser = stack.login(fleet.account_id)
     sims = FleetThread(fleet.code, devs, stack.mqtt_url, TIMING)
     until(lambda: all(s.phase == "online" for s in sims.sims), 15, "the devices to come online")
     t = tasks.save_task(fw, None, method="version", versions=["1.0.0"], scope="all")

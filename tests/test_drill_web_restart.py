@@ -5,12 +5,11 @@ import time
 import pytest
 import websocket
 
-from ota.extensions import db, get_redis
-from ota.models import DeviceUpgrade, UpgradeStatus, User
-from ota.services.health import GATEWAY_HEARTBEAT_KEY
+from ota.extensions import db
+from ota.models import DeviceUpgrade, UpgradeStatus
 from tests.devicechannel_fixtures import FakeDevice, fleet  # noqa: F401  (fixture)
 from tests.drill_fixtures import stack, until  # noqa: F401  (fixture)
-from tests.live_fixtures import cookie_header, http_login
+from tests.live_fixtures import cookie_header
 from tests.test_live import connect, recv_burst
 
 LABELS = {"pending": "待推送", "pushed": "已推送", "upgrading": "升级中", "succeeded": "升级成功", "failed": "升级失败"}
@@ -52,9 +51,8 @@ def test_web_restart_while_a_client_watches(stack, fleet):
     task_id = ups[0].task_id
     stack.start("gateway")
     stack.start("web")
-    until(lambda: get_redis().exists(GATEWAY_HEARTBEAT_KEY), 15, "the gateway's heartbeat")
-    username = db.session.execute(db.select(User.username).filter_by(account_id=fleet.account_id)).scalar_one()
-    cookie = cookie_header(http_login(stack.base, username))
+    stack.wait_gateway()
+    cookie = cookie_header(stack.login(fleet.account_id))
     path = f"/ws/tasks/{task_id}"
     devices = [FakeDevice(stack.mqtt_url, fleet.code, d.name) for d in devs]
     try:
